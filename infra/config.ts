@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */
+const boolFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const EnvSchema = z.object({
+  PORT: intFromEnv(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MODELS_DIR: z.string().min(1).default('./models'),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  GENERATOR_MODEL: z.string().min(1).default('onnx-community/Qwen2.5-0.5B-Instruct'),
+  EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
+  /** When false (the default here), models are only read from MODELS_DIR; hub downloads need an explicit opt-in. */
+  ALLOW_REMOTE_MODELS: boolFromEnv.default(false),
+  /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per core). */
+  ORT_INTRA_OP_THREADS: intFromEnv(0, 256).default(0),
+  ORT_ENABLE_CPU_MEM_ARENA: boolFromEnv.default(true),
+  /** How many worker processes (sandboxed BullMQ processors) run model work concurrently. */
+  WORKER_CONCURRENCY: intFromEnv(1, 64).default(1),
+  /** Run the queue workers inside `npm start` (true) or only the HTTP API (false, for split deployments). */
+  RUN_WORKERS: boolFromEnv.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  /** Absolute forms of the directory settings. */
+  dataDir: string;
+  modelsDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse and validate configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are treated as unset so `FOO= npm start` falls back to the default.
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v.trim();
+  }
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(cleaned[String(i.path[0])] ?? '')}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR) };
+}
+
+/** Names and one-line meanings, used by the README and `rag config`. */
+export const CONFIG_KEYS = Object.keys(EnvSchema.shape) as (keyof Env)[];

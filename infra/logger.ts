@@ -1,0 +1,12 @@
+import { pino, type Logger } from 'pino';
+
+/** One structured JSON logger for the whole process; children carry a component name and request ids. */
+export const logger: Logger = pino({
+  level: process.env.LOG_LEVEL ?? 'info',
+  base: { pid: process.pid },
+  timestamp: pino.stdTimeFunctions.isoTime,
+});
+
+export function componentLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
+  return logger.child({ component, ...bindings });
+}

@@ -1,0 +1,27 @@
+// Tests are compiled by tsc with the rest of the project and run as plain ES modules from dist/,
+// so the processes that tests spawn (workers, CLI, server) run the same JavaScript as the tests.
+const common = {
+  testEnvironment: 'node',
+  rootDir: 'dist',
+  transform: {},
+  moduleFileExtensions: ['js', 'json', 'node'],
+  testTimeout: 120000,
+};
+
+export default {
+  maxWorkers: 2,
+  testTimeout: 120000,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/**/*.test.js'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.js$'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.int.test.js'],
+    },
+  ],
+};

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+
+/** The `rag` command line: every subcommand lives in ./commands, one module per area. */
+export function buildProgram(): Command {
+  const program = new Command('rag')
+    .description('Long-context retrieval-augmented QA: ingest, ask, models, eval, bench')
+    .showHelpAfterError();
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`rag: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
