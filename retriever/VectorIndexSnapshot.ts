@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * On-disk snapshot of a VectorIndex. A directory holds generations of two files (the hnswlib graph
+ * and a JSON sidecar with the label<->key map and parameters) plus MANIFEST.json naming the current
+ * generation with the SHA-256 of each file. Files are written to temporaries, fsynced and renamed;
+ * the manifest is renamed last, so a reader sees either the old or the new snapshot, never a mix,
+ * and a crash mid-save leaves the previous snapshot intact. The previous generation is kept so a
+ * reader that read the old manifest just before the switch can still open its files.
+ */
+
+export const MANIFEST_FILE = 'MANIFEST.json';
+const FORMAT = 1;
+
+const SidecarSchema = z.object({
+  format: z.literal(FORMAT),
+  dim: z.number().int().positive(),
+  params: z.object({
+    M: z.number().int().positive(),
+    efConstruction: z.number().int().positive(),
+    ef: z.number().int().positive(),
+  }),
+  rebuildThreshold: z.number().positive().max(1),
+  seed: z.number().int(),
+  size: z.number().int().nonnegative(),
+  /** Key of each hnswlib label; null for a deleted (tombstoned) label. */
+  labelKeys: z.array(z.string().nullable()),
+});
+export type SnapshotMeta = z.infer<typeof SidecarSchema>;
+
+const FileRefSchema = z.object({ name: z.string().regex(/^[\w.-]+$/), bytes: z.number().int().nonnegative(), sha256: z.string() });
+const ManifestBodySchema = z.object({
+  format: z.literal(FORMAT),
+  generation: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  graph: FileRefSchema,
+  sidecar: FileRefSchema,
+});
+type ManifestBody = z.infer<typeof ManifestBodySchema>;
+const ManifestSchema = z.object({ body: ManifestBodySchema, sha256: z.string() });
+
+/** A snapshot whose files do not match their recorded checksums, sizes or schema. */
+export class CorruptSnapshotError extends Error {
+  constructor(
+    readonly dir: string,
+    reason: string,
+  ) {
+    super(`vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
+    this.name = 'CorruptSnapshotError';
+  }
+}
+
+export async function writeSnapshot(
+  dir: string,
+  meta: Omit<SnapshotMeta, 'format'>,
+  writeGraph: (file: string) => void,
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const previous = await readManifestBody(dir).catch(() => undefined);
+  const generation = (previous?.generation ?? -1) + 1;
+  const graphName = `graph-${generation}.hnsw`;
+  const sidecarName = `keys-${generation}.json`;
+
+  const graphTmp = path.join(dir, `${graphName}.tmp-${process.pid}`);
+  writeGraph(graphTmp);
+  await fsyncFile(graphTmp);
+  await rename(graphTmp, path.join(dir, graphName));
+
+  const sidecar: SnapshotMeta = { format: FORMAT, ...meta };
+  await writeFileAtomic(path.join(dir, sidecarName), JSON.stringify(sidecar));
+
+  const body: ManifestBody = {
+    format: FORMAT,
+    generation,
+    createdAt: new Date().toISOString(),
+    graph: await fileRef(dir, graphName),
+    sidecar: await fileRef(dir, sidecarName),
+  };
+  await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify({ body, sha256: sha256(JSON.stringify(body)) }, null, 1));
+  await fsyncDir(dir);
+
+  const keep = new Set([MANIFEST_FILE, graphName, sidecarName, previous?.graph.name, previous?.sidecar.name]);
+  for (const name of await readdir(dir)) {
+    if (!keep.has(name) && /^(graph-\d+\.hnsw|keys-\d+\.json)(\.tmp-\d+)?$/.test(name)) await rm(path.join(dir, name), { force: true });
+  }
+}
+
+/** Verify every checksum, then hand the sidecar and the graph path to `openGraph`. */
+export async function readSnapshot<T>(dir: string, openGraph: (meta: SnapshotMeta, graphFile: string) => T): Promise<T> {
+  const body = await readManifestBody(dir);
+  for (const ref of [body.graph, body.sidecar]) await verifyFile(dir, ref);
+  const sidecarText = await readFile(path.join(dir, body.sidecar.name), 'utf8');
+  const parsed = SidecarSchema.safeParse(JSON.parse(sidecarText));
+  if (!parsed.success) throw new CorruptSnapshotError(dir, `sidecar ${body.sidecar.name} is invalid: ${parsed.error.message}`);
+  const meta = parsed.data;
+  const live = meta.labelKeys.filter((k) => k !== null).length;
+  if (live !== meta.size) throw new CorruptSnapshotError(dir, `sidecar lists ${live} live keys but records size ${meta.size}`);
+  return openGraph(meta, path.join(dir, body.graph.name));
+}
+
+async function readManifestBody(dir: string): Promise<ManifestBody> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no vector index snapshot in ${dir} (${MANIFEST_FILE} missing)`);
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CorruptSnapshotError(dir, `${MANIFEST_FILE} is not valid JSON`);
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) throw new CorruptSnapshotError(dir, `${MANIFEST_FILE} is malformed`);
+  if (sha256(JSON.stringify(parsed.data.body)) !== parsed.data.sha256) throw new CorruptSnapshotError(dir, `${MANIFEST_FILE} checksum mismatch`);
+  return parsed.data.body;
+}
+
+async function verifyFile(dir: string, ref: z.infer<typeof FileRefSchema>): Promise<void> {
+  const file = path.join(dir, ref.name);
+  let bytes: number;
+  try {
+    bytes = (await stat(file)).size;
+  } catch {
+    throw new CorruptSnapshotError(dir, `${ref.name} is missing`);
+  }
+  if (bytes !== ref.bytes) throw new CorruptSnapshotError(dir, `${ref.name} has ${bytes} bytes, expected ${ref.bytes}`);
+  if ((await sha256File(file)) !== ref.sha256) throw new CorruptSnapshotError(dir, `${ref.name} checksum mismatch`);
+}
+
+async function fileRef(dir: string, name: string): Promise<z.infer<typeof FileRefSchema>> {
+  const file = path.join(dir, name);
+  return { name, bytes: (await stat(file)).size, sha256: await sha256File(file) };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Makes the renames durable; some platforms cannot open a directory for sync, which is harmless.
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}
