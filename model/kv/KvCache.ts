@@ -1,0 +1,176 @@
+import { float32ToHalf, halfToFloat32 } from './half.js';
+import { ropeInverseFrequencies, rotateHeadInPlace } from './rope.js';
+
+/** One layer's cached keys and values, each [kvHeads, length, headDim] (batch 1). */
+export interface LayerKv {
+  key: Float32Array;
+  value: Float32Array;
+}
+
+/** fp16 form of a cache, for the disk tier. */
+export interface HalfKv {
+  kvHeads: number;
+  headDim: number;
+  positions: Int32Array;
+  layers: { key: Uint16Array; value: Uint16Array }[];
+}
+
+/** How to re-encode positions: shift all by `delta`, or lay the tokens out contiguously from `start`. */
+export type ReencodeTarget = { delta: number } | { start: number };
+
+/**
+ * Batch-1 KV cache: per layer key/value in [kvHeads, length, headDim] (the ORT tensor layout minus batch),
+ * plus the absolute position each token's key was rotated for. Immutable: every operation returns a new cache.
+ */
+export class KvCache {
+  constructor(
+    readonly layers: LayerKv[],
+    readonly kvHeads: number,
+    readonly headDim: number,
+    /** Position each cached token was computed at (its RoPE angle). */
+    readonly positions: Int32Array,
+  ) {
+    const expected = kvHeads * positions.length * headDim;
+    for (const [i, l] of layers.entries()) {
+      if (l.key.length !== expected || l.value.length !== expected) {
+        throw new Error(`layer ${i}: key/value length ${l.key.length}/${l.value.length}, expected ${expected} (${kvHeads}x${positions.length}x${headDim})`);
+      }
+    }
+  }
+
+  static empty(layerCount: number, kvHeads: number, headDim: number): KvCache {
+    return new KvCache(
+      Array.from({ length: layerCount }, () => ({ key: new Float32Array(0), value: new Float32Array(0) })),
+      kvHeads,
+      headDim,
+      new Int32Array(0),
+    );
+  }
+
+  get length(): number {
+    return this.positions.length;
+  }
+
+  get layerCount(): number {
+    return this.layers.length;
+  }
+
+  /** Bytes of key+value data in fp32. */
+  get byteLength(): number {
+    return this.layers.reduce((n, l) => n + l.key.byteLength + l.value.byteLength, 0);
+  }
+
+  /** Tokens [start, end). */
+  slice(start: number, end: number = this.length): KvCache {
+    const s = Math.max(0, Math.min(start, this.length));
+    const e = Math.max(s, Math.min(end, this.length));
+    return this.select(Array.from({ length: e - s }, (_, i) => s + i));
+  }
+
+  /** Keeps the given token indices, in the given order (drops the others). */
+  select(indices: ArrayLike<number>): KvCache {
+    const n = indices.length;
+    const len = this.length;
+    const D = this.headDim;
+    for (let i = 0; i < n; i++) {
+      if (!Number.isInteger(indices[i]) || indices[i] < 0 || indices[i] >= len) throw new RangeError(`token index ${indices[i]} outside [0, ${len})`);
+    }
+    const pick = (src: Float32Array): Float32Array => {
+      const out = new Float32Array(this.kvHeads * n * D);
+      for (let h = 0; h < this.kvHeads; h++) {
+        for (let i = 0; i < n; i++) {
+          const from = (h * len + indices[i]) * D;
+          out.set(src.subarray(from, from + D), (h * n + i) * D);
+        }
+      }
+      return out;
+    };
+    const positions = Int32Array.from({ length: n }, (_, i) => this.positions[indices[i]]);
+    return new KvCache(
+      this.layers.map((l) => ({ key: pick(l.key), value: pick(l.value) })),
+      this.kvHeads,
+      this.headDim,
+      positions,
+    );
+  }
+
+  /** Token-axis concatenation of caches of the same model. */
+  static concat(parts: KvCache[]): KvCache {
+    if (parts.length === 0) throw new Error('KvCache.concat needs at least one cache');
+    const [first] = parts;
+    for (const p of parts) {
+      if (p.layerCount !== first.layerCount || p.kvHeads !== first.kvHeads || p.headDim !== first.headDim) {
+        throw new Error(`KvCache.concat: shape mismatch (${p.layerCount}x${p.kvHeads}x${p.headDim} vs ${first.layerCount}x${first.kvHeads}x${first.headDim})`);
+      }
+    }
+    const D = first.headDim;
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    const join = (get: (p: KvCache) => Float32Array): Float32Array => {
+      const out = new Float32Array(first.kvHeads * total * D);
+      for (let h = 0; h < first.kvHeads; h++) {
+        let at = h * total * D;
+        for (const p of parts) {
+          const src = get(p).subarray(h * p.length * D, (h + 1) * p.length * D);
+          out.set(src, at);
+          at += src.length;
+        }
+      }
+      return out;
+    };
+    const positions = new Int32Array(total);
+    let off = 0;
+    for (const p of parts) {
+      positions.set(p.positions, off);
+      off += p.length;
+    }
+    return new KvCache(
+      first.layers.map((_, li) => ({ key: join((p) => p.layers[li].key), value: join((p) => p.layers[li].value) })),
+      first.kvHeads,
+      first.headDim,
+      positions,
+    );
+  }
+
+  /**
+   * Moves the cached tokens to new positions by rotating keys by each token's position delta (values are
+   * position-free). `{delta}` shifts every token; `{start}` lays them out contiguously from start (after `select`).
+   */
+  reencode(target: ReencodeTarget, ropeTheta: number): KvCache {
+    const newPositions =
+      'delta' in target
+        ? Int32Array.from(this.positions, (p) => p + target.delta)
+        : Int32Array.from({ length: this.length }, (_, i) => target.start + i);
+    return this.reencodeTo(newPositions, ropeTheta);
+  }
+
+  /** Re-encodes token i to `positions[i]`. */
+  reencodeTo(positions: ArrayLike<number>, ropeTheta: number): KvCache {
+    if (positions.length !== this.length) throw new Error(`reencodeTo: ${positions.length} positions for ${this.length} tokens`);
+    const deltas = Float64Array.from({ length: this.length }, (_, i) => positions[i] - this.positions[i]);
+    const invFreq = ropeInverseFrequencies(this.headDim, ropeTheta);
+    const layers = this.layers.map((l) => {
+      const key = l.key.slice();
+      for (let h = 0; h < this.kvHeads; h++) rotateHeadInPlace(key, h * this.length * this.headDim, this.length, this.headDim, deltas, invFreq);
+      return { key, value: l.value };
+    });
+    return new KvCache(layers, this.kvHeads, this.headDim, Int32Array.from(positions));
+  }
+
+  toFp16(): HalfKv {
+    return {
+      kvHeads: this.kvHeads,
+      headDim: this.headDim,
+      positions: this.positions.slice(),
+      layers: this.layers.map((l) => ({ key: float32ToHalf(l.key), value: float32ToHalf(l.value) })),
+    };
+  }
+
+  static fromFp16(h: HalfKv): KvCache {
+    return new KvCache(
+      h.layers.map((l) => ({ key: halfToFloat32(l.key), value: halfToFloat32(l.value) })),
+      h.kvHeads,
+      h.headDim,
+      h.positions.slice(),
+    );
+  }
+}
