@@ -29,6 +29,18 @@ const EnvSchema = z.object({
   WORKER_CONCURRENCY: intFromEnv(1, 64).default(1),
   /** Run the queue workers inside `npm start` (true) or only the HTTP API (false, for split deployments). */
   RUN_WORKERS: boolFromEnv.default(true),
+  /** Target and hard maximum chunk size in tokens (sentence-aligned). */
+  CHUNK_TOKENS: intFromEnv(16, 8192).default(256),
+  CHUNK_MAX_TOKENS: intFromEnv(16, 16384).default(384),
+  /** BullMQ lock duration: a job whose worker stops renewing for this long is handed to another worker. */
+  JOB_LOCK_MS: intFromEnv(1000, 600000).default(30000),
+  JOB_ATTEMPTS: intFromEnv(1, 100).default(5),
+  /** How often the index snapshotter persists changed collection indexes (0 = never automatically). */
+  SNAPSHOT_INTERVAL_MS: intFromEnv(0, 86400000).default(30000),
+  /** HNSW query breadth; higher = better recall, slower. */
+  SEARCH_EF: intFromEnv(1, 4096).default(64),
+  /** Largest accepted request body. */
+  MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -62,6 +74,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if (e.CHUNK_MAX_TOKENS < e.CHUNK_TOKENS) {
+    throw new ConfigError([`CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS}: must be >= CHUNK_TOKENS (${e.CHUNK_TOKENS})`]);
+  }
   return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR) };
 }
 

@@ -1,0 +1,125 @@
+import { FlowProducer, Job, Queue, type ConnectionOptions } from 'bullmq';
+import type { DocumentStore } from '../store/DocumentStore.js';
+import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
+
+export interface NewDocument {
+  id: string;
+  title: string;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+export type PublicJobState = 'waiting' | 'active' | 'completed' | 'failed';
+
+export interface JobStatus {
+  id: string;
+  state: PublicJobState;
+  progress: number;
+  error?: string;
+  result?: IndexStepResult;
+  documentId?: string;
+  collection?: string;
+}
+
+/** Accepts documents and turns each into one deterministic chunk -> embed -> index flow. */
+export class IngestionService {
+  private readonly flows: FlowProducer;
+  private readonly queues: Record<keyof typeof QUEUES, Queue>;
+
+  constructor(
+    connection: ConnectionOptions,
+    private readonly store: DocumentStore,
+    private readonly attempts: number,
+  ) {
+    this.flows = new FlowProducer({ connection });
+    this.queues = {
+      chunk: new Queue(QUEUES.chunk, { connection }),
+      embed: new Queue(QUEUES.embed, { connection }),
+      index: new Queue(QUEUES.index, { connection }),
+    };
+  }
+
+  queue(name: keyof typeof QUEUES): Queue {
+    return this.queues[name];
+  }
+
+  /** Enqueue one document version; resubmitting identical content returns the existing job. */
+  async submit(collection: string, doc: NewDocument, requestId?: string): Promise<string> {
+    const document = { id: doc.id, title: doc.title, text: doc.text, metadata: doc.metadata };
+    const contentHash = documentContentHash(document);
+    const jobId = ingestJobId(collection, doc.id, contentHash);
+    const existing = await Job.fromId(this.queues.index, jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') return jobId;
+      const stored = await this.store.getDocumentMeta(collection, doc.id);
+      if (state === 'completed' && stored?.contentHash === contentHash) return jobId;
+      // The content was stored before and replaced since (or the job failed): run it again as a new version.
+      await this.removeFlow(jobId);
+    }
+    const version = await this.store.nextVersion(collection);
+    const data: IngestJobData = { collection, document, contentHash, version, requestId };
+    const opts = jobOptions(this.attempts);
+    await this.flows.add({
+      name: 'index',
+      queueName: QUEUES.index,
+      data,
+      opts: { ...opts, jobId },
+      children: [
+        {
+          name: 'embed',
+          queueName: QUEUES.embed,
+          data: { collection, documentId: doc.id, version },
+          opts: { ...opts, jobId: `${jobId}-embed`, failParentOnFailure: true },
+          children: [
+            {
+              name: 'chunk',
+              queueName: QUEUES.chunk,
+              data,
+              opts: { ...opts, jobId: `${jobId}-chunk`, failParentOnFailure: true },
+            },
+          ],
+        },
+      ],
+    });
+    return jobId;
+  }
+
+  private async removeFlow(jobId: string): Promise<void> {
+    for (const [q, id] of [
+      [this.queues.index, jobId],
+      [this.queues.embed, `${jobId}-embed`],
+      [this.queues.chunk, `${jobId}-chunk`],
+    ] as const) {
+      const j = await Job.fromId(q, id);
+      if (j) await j.remove({ removeChildren: false }).catch(() => undefined);
+    }
+  }
+
+  /** The user-facing state of a whole flow, read from its root and children. */
+  async status(jobId: string): Promise<JobStatus | null> {
+    const root = await Job.fromId<IngestJobData, IndexStepResult>(this.queues.index, jobId);
+    if (!root) return null;
+    const state = await root.getState();
+    const base = { id: jobId, documentId: root.data.document?.id, collection: root.data.collection };
+    if (state === 'completed') return { ...base, state: 'completed', progress: 100, result: root.returnvalue };
+    if (state === 'failed') return { ...base, state: 'failed', progress: 0, error: root.failedReason || 'failed' };
+    if (state === 'active') return { ...base, state: 'active', progress: 90 };
+    // Waiting on children: report how far the chunk and embed steps got.
+    const [embed, chunk] = await Promise.all([Job.fromId(this.queues.embed, `${jobId}-embed`), Job.fromId(this.queues.chunk, `${jobId}-chunk`)]);
+    const [es, cs] = await Promise.all([embed?.getState(), chunk?.getState()]);
+    if (es === 'failed' || cs === 'failed') {
+      return { ...base, state: 'failed', progress: 0, error: (es === 'failed' ? embed : chunk)?.failedReason ?? 'failed' };
+    }
+    if (es === 'completed') return { ...base, state: 'active', progress: 80 };
+    if (es === 'active') return { ...base, state: 'active', progress: 50 };
+    if (cs === 'completed') return { ...base, state: 'active', progress: 30 };
+    if (cs === 'active') return { ...base, state: 'active', progress: 10 };
+    return { ...base, state: 'waiting', progress: 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.flows.close();
+    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  }
+}

@@ -1,0 +1,40 @@
+import path from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import type { Config } from '../infra/config.js';
+import { createRedis } from '../infra/redis.js';
+import type { Embedder } from '../indexer/embedding/Embedder.js';
+import { IngestionService } from '../indexer/pipeline/IngestionService.js';
+import { DocumentStore } from '../indexer/store/DocumentStore.js';
+import { IndexRegistry } from '../retriever/IndexRegistry.js';
+import { SearchService } from '../retriever/SearchService.js';
+import type { ServiceContext } from './context.js';
+
+export function bullConnection(config: Config): ConnectionOptions {
+  return createRedis(config.REDIS_URL);
+}
+
+export function snapshotRoot(config: Config): string {
+  return path.join(config.dataDir, 'indexes');
+}
+
+/** Wire the process-wide services from configuration; the embedder is created by the caller (it differs per role). */
+export function createContext(config: Config, embedder: Embedder): ServiceContext {
+  const redis = createRedis(config.REDIS_URL);
+  const store = new DocumentStore(redis);
+  const registry = new IndexRegistry(store, snapshotRoot(config), config.SEARCH_EF);
+  return {
+    config,
+    redis,
+    store,
+    registry,
+    embedder,
+    ingestion: new IngestionService(bullConnection(config), store, config.JOB_ATTEMPTS),
+    search: new SearchService(store, registry, embedder),
+  };
+}
+
+export async function closeContext(ctx: ServiceContext): Promise<void> {
+  await ctx.ingestion.close();
+  await ctx.embedder.close();
+  ctx.redis.disconnect();
+}

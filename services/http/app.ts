@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { ServiceContext } from '../context.js';
+import { errorHandler, HttpError, notFound } from './errors.js';
+import { collectionsRouter } from './routes/collections.js';
+import { documentsRouter } from './routes/documents.js';
+import { jobsRouter } from './routes/jobs.js';
+import { searchRouter } from './routes/search.js';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<boolean>;
+}
+
+/** The HTTP API. Routers are mounted per area; every error leaves as JSON `{error: {code, message, field?}}`. */
+export function createApp(ctx: ServiceContext, readiness: ReadinessCheck[] = []): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const id = incoming && /^[A-Za-z0-9._-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('x-request-id', id);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(
+      readiness.map(async (r) => {
+        try {
+          return [r.name, await r.check()] as const;
+        } catch {
+          return [r.name, false] as const;
+        }
+      }),
+    );
+    const ok = results.every(([, v]) => v);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready', checks: Object.fromEntries(results) });
+  });
+
+  const api = express.Router();
+  api.use((req, _res, next) => {
+    if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
+      return next(new HttpError(415, 'body: send JSON with Content-Type: application/json', 'content-type'));
+    }
+    next();
+  });
+  api.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: true }));
+  api.use(documentsRouter(ctx));
+  api.use(collectionsRouter(ctx));
+  api.use(jobsRouter(ctx));
+  api.use(searchRouter(ctx));
+  app.use('/v1', api);
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,19 @@
+import { Router } from 'express';
+import type { ServiceContext } from '../../context.js';
+import { HttpError, validate } from '../errors.js';
+import { CollectionName } from '../schemas.js';
+
+export function collectionsRouter(ctx: ServiceContext): Router {
+  const r = Router();
+  r.get('/collections', async (_req, res) => {
+    res.json({ collections: await ctx.store.listCollections() });
+  });
+  r.get('/collections/:collection', async (req, res) => {
+    const collection = validate(CollectionName, req.params.collection, 'collection');
+    const info = await ctx.store.collectionInfo(collection);
+    if (!info) throw new HttpError(404, `collection ${collection} not found`, 'collection');
+    const index = ctx.registry.loaded().find((i) => i.collection === collection);
+    res.json({ ...info, index: index ? { vectors: index.vectors.size, tombstones: index.vectors.tombstones, appliedLogId: index.appliedLogId } : null });
+  });
+  return r;
+}

@@ -1,0 +1,48 @@
+import { Router } from 'express';
+import { sha256 } from '../../../indexer/pipeline/jobs.js';
+import type { ServiceContext } from '../../context.js';
+import { HttpError, validate } from '../errors.js';
+import { CollectionName, DocumentId, ingestSchemaFor, type DocumentBodyT } from '../schemas.js';
+
+export function documentsRouter(ctx: ServiceContext): Router {
+  const r = Router();
+
+  r.post('/collections/:collection/documents', async (req, res) => {
+    const collection = validate(CollectionName, req.params.collection, 'collection');
+    const body = validate(ingestSchemaFor(req.body), req.body);
+    const docs: DocumentBodyT[] = 'documents' in body ? body.documents : [body];
+    const embedder = await ctx.store.collectionEmbedder(collection);
+    if (embedder && (embedder.id !== ctx.embedder.id || embedder.dim !== ctx.embedder.dim)) {
+      throw new HttpError(409, `collection ${collection} was built with embedder ${embedder.id} (${embedder.dim}-d); this service embeds with ${ctx.embedder.id}`, 'collection');
+    }
+    const ids = docs.map((d) => d.id ?? `doc-${sha256(d.text).slice(0, 24)}`);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup) throw new HttpError(400, `documents: id ${dup} appears more than once in this batch`, 'documents');
+    const requestId = String(res.locals.requestId ?? '');
+    const jobIds: string[] = [];
+    for (let i = 0; i < docs.length; i++) {
+      const d = docs[i]!;
+      jobIds.push(await ctx.ingestion.submit(collection, { id: ids[i]!, title: d.title ?? '', text: d.text, metadata: d.metadata ?? {} }, requestId));
+    }
+    res.status(202).json({ documentIds: ids, jobIds });
+  });
+
+  r.get('/collections/:collection/documents/:id', async (req, res) => {
+    const collection = validate(CollectionName, req.params.collection, 'collection');
+    const id = validate(DocumentId, req.params.id, 'id');
+    const doc = await ctx.store.getDocument(collection, id);
+    if (!doc) throw new HttpError(404, `document ${id} not found in collection ${collection}`, 'id');
+    const chunks = (await ctx.store.getChunks(collection, doc.chunkIds)).filter((c) => c !== null);
+    res.json({ ...doc, chunks: chunks.map((c) => ({ id: c.id, index: c.index, start: c.start, end: c.end, tokenCount: c.tokenCount, sentences: c.sentences })) });
+  });
+
+  r.delete('/collections/:collection/documents/:id', async (req, res) => {
+    const collection = validate(CollectionName, req.params.collection, 'collection');
+    const id = validate(DocumentId, req.params.id, 'id');
+    const deleted = await ctx.store.deleteDocument(collection, id);
+    if (!deleted) throw new HttpError(404, `document ${id} not found in collection ${collection}`, 'id');
+    res.json({ deleted: true, documentId: id });
+  });
+
+  return r;
+}

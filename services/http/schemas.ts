@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { COLLECTION_NAME, DOCUMENT_ID } from '../../indexer/store/keys.js';
+
+/** Request shapes of the public API; the OpenAPI document is generated from these. */
+const noNul = (s: string) => !s.includes('\u0000');
+
+export const CollectionName = z.string().regex(COLLECTION_NAME, 'must be 1-64 characters of letters, digits, _ or -, starting with a letter or digit');
+export const DocumentId = z.string().regex(DOCUMENT_ID, 'must be 1-128 characters of letters, digits, ., _ or -, starting with a letter or digit');
+
+export const DocumentBody = z.strictObject({
+  id: DocumentId.optional(),
+  title: z.string().max(1000).refine(noNul, 'must not contain NUL characters').optional(),
+  text: z
+    .string()
+    .refine((s) => s.trim().length > 0, 'must not be empty')
+    .refine(noNul, 'must not contain NUL characters'),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const BatchBody = z.strictObject({
+  documents: z.array(DocumentBody).min(1, 'must hold at least one document').max(10_000, 'at most 10000 documents per request'),
+});
+
+/** One document, or `{documents: [...]}`; chosen by shape so errors name the field of the form the client meant. */
+export function ingestSchemaFor(body: unknown): typeof DocumentBody | typeof BatchBody {
+  return body !== null && typeof body === 'object' && 'documents' in body ? BatchBody : DocumentBody;
+}
+
+export const SearchMode = z.enum(['dense', 'bm25', 'hybrid']);
+
+export const SearchBody = z.strictObject({
+  collection: CollectionName,
+  query: z.string().refine((s) => s.trim().length > 0, 'must not be empty').refine((s) => s.length <= 4000, 'at most 4000 characters'),
+  k: z.number().int().min(1).max(100).default(10),
+  mode: SearchMode.optional(),
+});
+
+export type DocumentBodyT = z.infer<typeof DocumentBody>;
+export type SearchBodyT = z.infer<typeof SearchBody>;

@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+import { componentLogger } from '../../infra/logger.js';
+import { keys } from '../../indexer/store/keys.js';
+import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
+import type { IndexRegistry } from '../../retriever/IndexRegistry.js';
+
+const log = componentLogger('snapshotter');
+
+/**
+ * Periodically persists each changed collection index so a new process loads a snapshot and replays
+ * only the tail of the change log. One writer per collection at a time, by a Redis lock.
+ */
+export class IndexSnapshotter {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly savedAt = new Map<string, string>();
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: DocumentStore,
+    private readonly registry: IndexRegistry,
+    private readonly root: string,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.runOnce(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  runOnce(): Promise<void> {
+    this.running ??= this.snapshotAll().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async snapshotAll(): Promise<void> {
+    for (const info of await this.store.listCollections()) {
+      const c = info.name;
+      const lockKey = keys.snapshotLock(c);
+      const token = `${process.pid}-${Date.now()}`;
+      if ((await this.redis.set(lockKey, token, 'PX', 120_000, 'NX')) !== 'OK') continue;
+      try {
+        const index = await this.registry.current(c);
+        if (!index || this.savedAt.get(c) === index.appliedLogId) continue;
+        const dir = await index.saveSnapshot(this.root);
+        this.savedAt.set(c, index.appliedLogId);
+        log.info({ collection: c, dir, chunks: index.size }, 'index snapshot written');
+      } catch (err) {
+        log.error({ collection: c, err: (err as Error).message }, 'snapshot failed');
+      } finally {
+        if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
+      }
+    }
+  }
+}

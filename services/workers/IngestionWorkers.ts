@@ -1,0 +1,67 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { componentLogger } from '../../infra/logger.js';
+import type { Embedder } from '../../indexer/embedding/Embedder.js';
+import { runChunkStep } from '../../indexer/pipeline/ChunkStep.js';
+import { runEmbedStep } from '../../indexer/pipeline/EmbedStep.js';
+import { runIndexStep, type AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
+import { QUEUES, type ChunkStepResult, type EmbedStepResult, type IngestJobData } from '../../indexer/pipeline/jobs.js';
+import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
+import type { TokenCounter } from '../../indexer/text/Chunker.js';
+
+const log = componentLogger('ingest-workers');
+
+export interface IngestionWorkerDeps {
+  connection: ConnectionOptions;
+  store: DocumentStore;
+  /** Should batch concurrent calls (EmbedBatcher) and run the model off this thread. */
+  embedder: Embedder;
+  counter: TokenCounter;
+  targetTokens: number;
+  maxTokens: number;
+  lockDurationMs: number;
+  afterIndex?: AfterIndexHook;
+}
+
+async function onlyChildValue<T>(job: Job): Promise<T> {
+  const values = Object.values(await job.getChildrenValues());
+  if (values.length !== 1) throw new Error(`job ${job.id} expected one child result, found ${values.length}`);
+  return values[0] as T;
+}
+
+/**
+ * BullMQ workers for the three ingestion steps. Model work happens in the embedder's thread, so this
+ * event loop stays free to renew job locks; a worker killed mid-job loses nothing: its jobs stall, are
+ * handed back after the lock expires, and every step is idempotent.
+ */
+export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
+  const common = {
+    connection: deps.connection,
+    lockDuration: deps.lockDurationMs,
+    stalledInterval: Math.max(1000, Math.floor(deps.lockDurationMs / 2)),
+    maxStalledCount: 3,
+  };
+  const chunk = new Worker<IngestJobData, ChunkStepResult>(
+    QUEUES.chunk,
+    (job) => runChunkStep(job.data, deps),
+    { ...common, concurrency: 4 },
+  );
+  const embed = new Worker<{ collection: string }, EmbedStepResult>(
+    QUEUES.embed,
+    async (job) => {
+      const chunked = await onlyChildValue<ChunkStepResult>(job);
+      return runEmbedStep(job.data.collection, chunked, deps);
+    },
+    // Many concurrent embed jobs let the batcher fill model-sized batches across documents.
+    { ...common, concurrency: 64 },
+  );
+  const index = new Worker<IngestJobData>(
+    QUEUES.index,
+    async (job) => runIndexStep(job.data, await onlyChildValue<EmbedStepResult>(job), deps),
+    { ...common, concurrency: 4 },
+  );
+  for (const w of [chunk, embed, index]) {
+    w.on('failed', (job, err) => log.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => log.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return [chunk, embed, index];
+}

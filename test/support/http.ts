@@ -1,0 +1,30 @@
+/** A small JSON client for the service under test (real HTTP over loopback). */
+export class ApiClient {
+  constructor(readonly base: string) {}
+
+  async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* keep the raw text */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  post<T = any>(path: string, body: unknown) {
+    return this.call<T>('POST', path, body);
+  }
+  get<T = any>(path: string) {
+    return this.call<T>('GET', path);
+  }
+  delete<T = any>(path: string) {
+    return this.call<T>('DELETE', path);
+  }
+}
