@@ -1,0 +1,62 @@
+import { exactMatch, mean, normalizeAnswer, reciprocalRankAtK, recallAtK, squadScores, tokenF1 } from '../../eval/metrics.js';
+
+describe('retrieval metrics', () => {
+  const ranked = ['p3', 'p7', 'p1', 'p9', 'p2'];
+
+  test('recall@k with one and several relevant ids', () => {
+    expect(recallAtK(ranked, ['p1'], 1)).toBe(0);
+    expect(recallAtK(ranked, ['p1'], 3)).toBe(1);
+    expect(recallAtK(ranked, ['p1', 'p2', 'p4'], 5)).toBeCloseTo(2 / 3, 15);
+    expect(recallAtK(ranked, new Set(['p3']), 1)).toBe(1);
+    // k beyond the list, k = 0, duplicates in the ranking are not double-counted.
+    expect(recallAtK(ranked, ['p2'], 100)).toBe(1);
+    expect(recallAtK(ranked, ['p3'], 0)).toBe(0);
+    expect(recallAtK(['x', 'x'], ['x', 'y'], 2)).toBe(0.5);
+    expect(() => recallAtK(ranked, [], 5)).toThrow(RangeError);
+  });
+
+  test('reciprocal rank at k', () => {
+    expect(reciprocalRankAtK(ranked, ['p1'], 10)).toBeCloseTo(1 / 3, 15);
+    expect(reciprocalRankAtK(ranked, ['p1'], 2)).toBe(0);
+    expect(reciprocalRankAtK(ranked, ['p9', 'p7'], 10)).toBe(0.5); // first relevant counts
+    expect(reciprocalRankAtK([], ['p1'], 10)).toBe(0);
+    // MRR over three queries: ranks 1, 4, none -> (1 + 0.25 + 0) / 3
+    expect(
+      mean([reciprocalRankAtK(ranked, ['p3'], 10), reciprocalRankAtK(ranked, ['p9'], 10), reciprocalRankAtK(ranked, ['zz'], 10)]),
+    ).toBeCloseTo(1.25 / 3, 15);
+    expect(mean([])).toBeNaN();
+  });
+});
+
+describe('SQuAD answer metrics (official v1.1 normalisation)', () => {
+  test('normalisation: case, ASCII punctuation, articles as whole words, whitespace', () => {
+    expect(normalizeAnswer('The  Denver Broncos!')).toBe('denver broncos');
+    expect(normalizeAnswer('an apple, a pear; the end.')).toBe('apple pear end');
+    expect(normalizeAnswer('Theatre and thematic anagrams')).toBe('theatre and thematic anagrams');
+    expect(normalizeAnswer("Saint-Jean's (1973)")).toBe('saintjeans 1973');
+    expect(normalizeAnswer('“curly” — dash')).toBe('“curly” — dash'); // non-ASCII punctuation is kept, as in the official script
+    expect(normalizeAnswer(' The ')).toBe('');
+  });
+
+  test('exact match and token F1 on hand-computed cases', () => {
+    expect(exactMatch('the Broncos', 'Broncos.')).toBe(1);
+    expect(exactMatch('Denver Broncos', 'Broncos')).toBe(0);
+    // pred {denver, broncos}, gold {broncos}: P 1/2, R 1 -> F1 2/3
+    expect(tokenF1('Denver Broncos', 'Broncos')).toBeCloseTo(2 / 3, 15);
+    // Repeated tokens count with multiplicity: pred [a1,a1,b], gold [a1,b,c]: same 2, P 2/3, R 2/3
+    expect(tokenF1('x x y', 'x y z')).toBeCloseTo(2 / 3, 15);
+    expect(tokenF1('completely different', 'answer')).toBe(0);
+    // Only articles left: no tokens, F1 0 (v1.1), but EM compares normalised strings and is 1.
+    expect(tokenF1('the', 'a')).toBe(0);
+    expect(exactMatch('the', 'a')).toBe(1);
+  });
+
+  test('max over gold answers', () => {
+    const golds = ['Denver Broncos', 'The Denver Broncos', 'Broncos'];
+    expect(squadScores('broncos', golds)).toEqual({ em: 1, f1: 1 });
+    const s = squadScores('Denver team', golds);
+    expect(s.em).toBe(0);
+    expect(s.f1).toBeCloseTo(0.5, 15); // vs "Denver Broncos": P 1/2, R 1/2
+    expect(() => squadScores('x', [])).toThrow(RangeError);
+  });
+});
