@@ -1,7 +1,8 @@
 // Tests are compiled by tsc with the rest of the project and run as plain ES modules from dist/,
 // so the processes that tests spawn (workers, CLI, server) run the same JavaScript as the tests.
 const common = {
-  testEnvironment: 'node',
+  // Host typed arrays in the test context, so onnxruntime-node tensors pass instanceof checks.
+  testEnvironment: '<rootDir>/../test/support/jest-environment.cjs',
   rootDir: 'dist',
   transform: {},
   moduleFileExtensions: ['js', 'json', 'node'],
