@@ -42,6 +42,26 @@ export class CollectionIndex {
     return new CollectionIndex(collection, new VectorIndex(dim, { ef }), new Bm25Index(), '0', store);
   }
 
+  /** Build from the stored chunks and vectors alone (ignores snapshots and the log's history), then catch up. */
+  static async rebuild(collection: string, dim: number, store: DocumentStore, ef?: number): Promise<CollectionIndex> {
+    const index = CollectionIndex.empty(collection, dim, store, ef);
+    index.lastLogId = await store.lastLogId(collection);
+    const ids = await store.allChunkIds(collection);
+    for (let i = 0; i < ids.length; i += 1000) {
+      const batch = ids.slice(i, i + 1000);
+      const [chunks, vecs] = await Promise.all([store.getChunks(collection, batch), store.getVectors(collection, batch)]);
+      batch.forEach((id, j) => {
+        const c = chunks[j];
+        const v = vecs[j];
+        if (!c || !v) return;
+        index.vectors.upsert(id, v);
+        index.lexical.add(id, c.text);
+      });
+    }
+    await index.catchUp();
+    return index;
+  }
+
   /** Load the newest valid snapshot under `root` (or start empty), then catch up with the log. */
   static async open(collection: string, dim: number, store: DocumentStore, root: string, ef?: number): Promise<CollectionIndex> {
     let index: CollectionIndex | null = null;

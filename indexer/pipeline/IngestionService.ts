@@ -1,5 +1,5 @@
 import { FlowProducer, Job, Queue, type ConnectionOptions } from 'bullmq';
-import type { DocumentStore } from '../store/DocumentStore.js';
+import { EmbedderMismatchError, type DocumentStore } from '../store/DocumentStore.js';
 import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
 
 export interface NewDocument {
@@ -37,6 +37,16 @@ export class IngestionService {
       embed: new Queue(QUEUES.embed, { connection }),
       index: new Queue(QUEUES.index, { connection }),
     };
+  }
+
+  /** Refuse to add to a collection built with another embedder: its vectors would not be comparable. */
+  async assertEmbedder(collection: string, embedder: { id: string; dim: number }): Promise<void> {
+    const stored = await this.store.collectionEmbedder(collection);
+    if (stored && (stored.id !== embedder.id || stored.dim !== embedder.dim)) {
+      throw new EmbedderMismatchError(
+        `collection ${collection} was built with embedder ${stored.id} (${stored.dim}-d); this service embeds with ${embedder.id} (${embedder.dim}-d)`,
+      );
+    }
   }
 
   queue(name: keyof typeof QUEUES): Queue {

@@ -49,6 +49,11 @@ export function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** Documents submitted without an id are named by their text, so resubmitting the same text is a no-op. */
+export function defaultDocumentId(text: string): string {
+  return `doc-${sha256(text).slice(0, 24)}`;
+}
+
 /** Hash over everything that makes a document version distinct. */
 export function documentContentHash(doc: IngestJobData['document']): string {
   return sha256(JSON.stringify([doc.title, doc.text, doc.metadata]));

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerIngestCommand } from './commands/ingest.js';
+import { registerReindexCommand } from './commands/reindex.js';
 
 /** The `rag` command line: every subcommand lives in ./commands, one module per area. */
 export function buildProgram(): Command {
   const program = new Command('rag')
     .description('Long-context retrieval-augmented QA: ingest, ask, models, eval, bench')
     .showHelpAfterError();
+  registerIngestCommand(program);
+  registerReindexCommand(program);
   return program;
 }
 

@@ -7,7 +7,12 @@ import { Redis } from 'ioredis';
 
 /** dist/ root of the compiled project (tests run from dist/test/...). */
 export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const REPO = path.resolve(DIST, '..');
+/** The repository root: the nearest folder above dist/ holding package.json. */
+export const REPO = (() => {
+  let dir = path.dirname(DIST);
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
 
 export function sharedFile(name: string): string {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { sha256 } from '../../../indexer/pipeline/jobs.js';
+import { defaultDocumentId } from '../../../indexer/pipeline/jobs.js';
 import type { ServiceContext } from '../../context.js';
 import { HttpError, validate } from '../errors.js';
 import { CollectionName, DocumentId, ingestSchemaFor, type DocumentBodyT } from '../schemas.js';
@@ -11,11 +11,10 @@ export function documentsRouter(ctx: ServiceContext): Router {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const body = validate(ingestSchemaFor(req.body), req.body);
     const docs: DocumentBodyT[] = 'documents' in body ? body.documents : [body];
-    const embedder = await ctx.store.collectionEmbedder(collection);
-    if (embedder && (embedder.id !== ctx.embedder.id || embedder.dim !== ctx.embedder.dim)) {
-      throw new HttpError(409, `collection ${collection} was built with embedder ${embedder.id} (${embedder.dim}-d); this service embeds with ${ctx.embedder.id}`, 'collection');
-    }
-    const ids = docs.map((d) => d.id ?? `doc-${sha256(d.text).slice(0, 24)}`);
+    await ctx.ingestion.assertEmbedder(collection, ctx.embedder).catch((e: Error) => {
+      throw new HttpError(409, e.message, 'collection');
+    });
+    const ids = docs.map((d) => d.id ?? defaultDocumentId(d.text));
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup) throw new HttpError(400, `documents: id ${dup} appears more than once in this batch`, 'documents');
     const requestId = String(res.locals.requestId ?? '');
