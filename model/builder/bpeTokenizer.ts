@@ -28,9 +28,10 @@ export interface LearnedBpe {
 
 /**
  * Learns up to `mergeCount` merges: repeatedly merge the most frequent adjacent pair (ties broken by the
- * pair's strings, so the result never depends on iteration order); stop early when no pair occurs twice.
+ * pair's strings, so the result never depends on iteration order); stop early when no pair occurs `minCount`
+ * times. The default 1 lets rare corpus words become whole tokens, as in real vocabularies.
  */
-export function learnBpe(corpus: string, mergeCount: number): LearnedBpe {
+export function learnBpe(corpus: string, mergeCount: number, minCount = 1): LearnedBpe {
   const byteChar = bytesToUnicode();
   const encoder = new TextEncoder();
   const wordCounts = new Map<string, number>();
@@ -53,7 +54,7 @@ export function learnBpe(corpus: string, mergeCount: number): LearnedBpe {
       }
     }
     let best: string | null = null;
-    let bestCount = 1;
+    let bestCount = minCount - 1;
     for (const [key, count] of pairCounts) {
       if (count > bestCount || (count === bestCount && best !== null && key < best)) {
         best = key;
