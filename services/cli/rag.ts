@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerIngestCommand } from './commands/ingest.js';
+import { registerModelsCommands } from './commands/models.js';
 import { registerReindexCommand } from './commands/reindex.js';
 
 /** The `rag` command line: every subcommand lives in ./commands, one module per area. */
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerIngestCommand(program);
   registerReindexCommand(program);
+  registerModelsCommands(program);
   return program;
 }
 

@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { MultiBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
+import { loadConfig } from '../../../infra/config.js';
+import { buildTestModel } from '../../../model/builder/buildTestModel.js';
+import { PRESETS, isPresetName } from '../../../model/builder/presets.js';
+import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
+import { isHubId } from '../../../model/resolveModelDir.js';
+
+/** How long `models pull` waits for the hub to answer before declaring the machine offline. */
+const HUB_PROBE_TIMEOUT_MS = 5000;
+
+interface BuildTestOptions {
+  out?: string;
+  seed: string;
+  attentionOutputs?: boolean;
+  referenceMask?: boolean;
+  corpus?: string;
+}
+
+interface ListedModel {
+  id: string;
+  modelType: string;
+  shape: string;
+  onnx: { file: string; bytes: number }[];
+}
+
+/** `rag models build-test | list | pull`. */
+export function registerModelsCommands(program: Command): void {
+  const models = program.command('models').description('build test models, list local models, download models from the Hugging Face hub');
+
+  models
+    .command('build-test <preset>')
+    .description(`write a Hugging Face-layout model with seeded random weights (presets: ${Object.keys(PRESETS).join(', ')})`)
+    .option('-o, --out <dir>', 'output folder (default: $MODELS_DIR/test/<preset>)')
+    .option('--seed <n>', 'PRNG seed (same seed -> identical files)', '0')
+    .option('--attention-outputs', "also output each layer's attention probabilities")
+    .option('--reference-mask', 'reference variant taking an explicit 4-D additive attention mask')
+    .option('--corpus <path>', 'text file or folder to learn the BPE tokenizer from (default: built-in English sample)')
+    .action((preset: string, opts: BuildTestOptions) => {
+      if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
+      const out = path.resolve(opts.out ?? path.join(loadConfig().modelsDir, 'test', preset));
+      const t0 = performance.now();
+      const r = buildTestModel(preset, out, { seed, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
+      const seconds = (performance.now() - t0) / 1000;
+      process.stdout.write(
+        `built ${preset} in ${seconds.toFixed(1)} s -> ${out}\n` +
+          `  weights ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB, tokenizer vocab ${r.tokenizerVocab}, files: ${r.files.join(', ')}\n`,
+      );
+    });
+
+  models
+    .command('list')
+    .description('models under MODELS_DIR with their shapes')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const dir = loadConfig().modelsDir;
+      const found = listModels(dir);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(found, null, 2) + '\n');
+        return;
+      }
+      if (found.length === 0) {
+        process.stdout.write(`no models under ${dir} (try: rag models build-test tiny)\n`);
+        return;
+      }
+      for (const m of found) {
+        const files = m.onnx.map((f) => `${f.file} ${(f.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
+        process.stdout.write(`${m.id}\t${m.modelType}\t${m.shape}\t${files || 'no onnx/'}\n`);
+      }
+    });
+
+  models
+    .command('pull <hub-id>')
+    .description('download a model (config, tokenizer, ONNX) from the Hugging Face hub into MODELS_DIR')
+    .option('--dtype <dtype>', 'ONNX variant: fp32, fp16, q8, q4, ...', 'fp32')
+    .action(async (id: string, opts: { dtype: string }) => {
+      if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (expected org/name)`);
+      const modelsDir = loadConfig().modelsDir;
+      await probeHub(env.remoteHost, modelsDir);
+      env.allowRemoteModels = true;
+      env.allowLocalModels = true;
+      env.localModelPath = modelsDir;
+      env.cacheDir = modelsDir;
+      env.useFSCache = true;
+      const bars = new MultiBar({ format: ' {bar} {percentage}% | {file}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+      const perFile = new Map<string, ReturnType<MultiBar['create']>>();
+      const progress_callback = (p: { status: string; file?: string; progress?: number }): void => {
+        if (!p.file) return;
+        let bar = perFile.get(p.file);
+        if (!bar) {
+          bar = bars.create(100, 0, { file: p.file });
+          perFile.set(p.file, bar);
+        }
+        if (p.status === 'progress' && typeof p.progress === 'number') bar.update(Math.round(p.progress), { file: p.file });
+        if (p.status === 'done') bar.update(100, { file: p.file });
+      };
+      try {
+        await AutoTokenizer.from_pretrained(id, { progress_callback });
+        const model = await AutoModelForCausalLM.from_pretrained(id, { dtype: opts.dtype as 'fp32', progress_callback });
+        await model.dispose();
+      } catch (err) {
+        throw new Error(`download of ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        bars.stop();
+      }
+      process.stdout.write(`pulled ${id} -> ${path.join(modelsDir, id)}\n`);
+    });
+}
+
+/** Fails within seconds, with what to do instead, when the hub cannot be reached. */
+async function probeHub(host: string, modelsDir: string): Promise<void> {
+  try {
+    await fetch(host, { method: 'HEAD', signal: AbortSignal.timeout(HUB_PROBE_TIMEOUT_MS) });
+  } catch (err) {
+    const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    throw new Error(
+      `offline: cannot reach the Hugging Face hub at ${host} (${cause}). Nothing was downloaded. ` +
+        `Without network, copy an optimum export into ${modelsDir}/<org>/<name>, or build a test model: ` +
+        `rag models build-test tiny --out ${path.join(modelsDir, 'test', 'tiny')}`,
+    );
+  }
+}
+
+/** Folders (up to three levels deep) holding a config.json, with their shapes and ONNX files. */
+export function listModels(modelsDir: string): ListedModel[] {
+  const out: ListedModel[] = [];
+  const visit = (dir: string, depth: number): void => {
+    const configPath = path.join(dir, 'config.json');
+    if (fs.existsSync(configPath)) {
+      out.push(describeModel(modelsDir, dir, configPath));
+      return;
+    }
+    if (depth >= 3 || !fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) visit(path.join(dir, e.name), depth + 1);
+    }
+  };
+  visit(modelsDir, 0);
+  return out;
+}
+
+function describeModel(root: string, dir: string, configPath: string): ListedModel {
+  const raw = JSON.parse(fs.readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  let shape: string;
+  try {
+    const s = decoderShapeFromConfig(raw);
+    shape = `layers ${s.layers}, hidden ${s.hidden}, heads ${s.heads}/${s.kvHeads} kv, head_dim ${s.headDim}, vocab ${s.vocabSize}, rope_theta ${s.ropeTheta}`;
+  } catch (err) {
+    shape = err instanceof Error ? `(${err.message})` : '(unreadable config)';
+  }
+  const onnxDir = path.join(dir, 'onnx');
+  const onnx = fs.existsSync(onnxDir)
+    ? fs
+        .readdirSync(onnxDir)
+        .filter((f) => f.endsWith('.onnx') || f.endsWith('.onnx_data'))
+        .sort()
+        .map((f) => ({ file: `onnx/${f}`, bytes: fs.statSync(path.join(onnxDir, f)).size }))
+    : [];
+  return { id: path.relative(root, dir).split(path.sep).join('/'), modelType: String(raw.model_type ?? 'unknown'), shape, onnx };
+}
