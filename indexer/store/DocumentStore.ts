@@ -117,6 +117,19 @@ export class DocumentStore {
     return Number(res) === 1;
   }
 
+  /** Delete every document of a collection (each through the tombstoning path), then its bookkeeping keys. */
+  async deleteCollection(collection: string): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const ids = await this.listDocumentIds(collection, 0, 500);
+      if (ids.length === 0) break;
+      for (const id of ids) if (await this.deleteDocument(collection, id)) deleted++;
+    }
+    await this.redis.del(keys.meta(collection), keys.docs(collection), keys.chunks(collection), keys.log(collection));
+    await this.redis.srem(keys.collections(), collection);
+    return deleted;
+  }
+
   async collectionExists(collection: string): Promise<boolean> {
     return (await this.redis.sismember(keys.collections(), collection)) === 1;
   }

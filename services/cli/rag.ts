@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerReindexCommand } from './commands/reindex.js';
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerIngestCommand(program);
   registerReindexCommand(program);
+  registerBenchCommand(program);
   registerModelsCommands(program);
   return program;
 }
