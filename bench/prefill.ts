@@ -1,0 +1,95 @@
+/**
+ * Prefill timing of the decoder runtime: N tokens in one forward pass with logits for the last position
+ * only, for all positions, and none; plus whether leaving `logits` out of the fetches (without the
+ * num_logits_to_keep slice) makes onnxruntime skip the vocabulary projection. Prints JSON only.
+ *
+ *   node dist/bench/prefill.js [--model models/test/smollm2-135m] [--tokens 2048] [--repeats 3] [--threads 2]
+ */
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DecoderModel, type LogitsMode } from '../model/DecoderModel.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const dir = path.resolve(arg('model', 'models/test/smollm2-135m'));
+  const tokens = Number(arg('tokens', '2048'));
+  const repeats = Number(arg('repeats', '3'));
+  const threads = Number(arg('threads', '2'));
+  const t0 = performance.now();
+  const model = await DecoderModel.load(dir, { intraOpThreads: threads });
+  const loadMs = performance.now() - t0;
+  const { layers, kvHeads, headDim, vocabSize } = model.config;
+  // Deterministic token ids spread over the tokenizer's range.
+  const ids = Array.from({ length: tokens }, (_, i) => (i * 7919 + 13) % Math.min(vocabSize, 1000));
+  const positions = Array.from({ length: tokens }, (_, i) => i);
+  await model.forward(ids.slice(0, 16), positions.slice(0, 16), null, { logits: 'last' }); // warm-up
+
+  const modes: LogitsMode[] = ['last', 'all', 'none'];
+  const prefillMs: Record<string, { median: number; runs: number[] }> = {};
+  for (const mode of modes) {
+    const runs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const s = performance.now();
+      await model.forward(ids, positions, null, { logits: mode });
+      runs.push(Math.round(performance.now() - s));
+    }
+    prefillMs[mode] = { median: median(runs), runs };
+  }
+  await model.release();
+
+  // Raw session: all logits computed (num_logits_to_keep = 0); fetch them or not.
+  const session = await ort.InferenceSession.create(path.join(dir, 'onnx', 'model.onnx'), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, tokens]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(tokens).fill(1n), [1, tokens]),
+    position_ids: new ort.Tensor('int64', BigInt64Array.from(positions.map(BigInt)), [1, tokens]),
+    num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(0n), []),
+  };
+  for (let i = 0; i < layers; i++) {
+    for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+  }
+  const presents = Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
+  const fetchMs: Record<string, { median: number; runs: number[] }> = {};
+  for (const [label, fetches] of [
+    ['keepAll_fetchLogits', ['logits', ...presents]],
+    ['keepAll_noLogitsFetch', presents],
+  ] as const) {
+    const runs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const s = performance.now();
+      await session.run(feeds, [...fetches]);
+      runs.push(Math.round(performance.now() - s));
+    }
+    fetchMs[label] = { median: median(runs), runs };
+  }
+  await session.release();
+
+  process.stdout.write(
+    JSON.stringify(
+      {
+        model: dir,
+        shape: model.config,
+        tokens,
+        repeats,
+        intraOpThreads: threads,
+        loadMs: Math.round(loadMs),
+        prefillMs,
+        rawSessionFetchMs: fetchMs,
+        notes: 'prefillMs.last/none use num_logits_to_keep=1; rawSessionFetchMs uses num_logits_to_keep=0 and differs only in the fetch list',
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
