@@ -26,12 +26,14 @@ export interface ForwardOptions {
    * Default: causal over past and the new tokens.
    */
   additiveMask?: Float32Array;
+  /** 'new' (default): KV of the new tokens only; 'all': past + new as onnxruntime returns it (saves a copy when decoding). */
+  present?: 'new' | 'all';
 }
 
 export interface ForwardResult {
   /** rows x vocab (rows = 1 for 'last', S for 'all'). */
   logits?: Float32Array;
-  /** KV of the new tokens only, at the given positions. */
+  /** KV of the new tokens only, at the given positions (past + new with `present: 'all'`). */
   present: KvCache;
   /** Per layer [heads, S, past+S]. */
   attentions?: Float32Array[];
@@ -147,11 +149,15 @@ export class DecoderModel {
       for (let h = 0; h < kvHeads; h++) res.set(data.subarray((h * T + P) * headDim, (h * T + T) * headDim), h * S * headDim);
       return res;
     };
+    const all = opts.present === 'all' && P > 0;
     const present = new KvCache(
-      Array.from({ length: layers }, (_, i) => ({ key: newOnly(out[`present.${i}.key`]), value: newOnly(out[`present.${i}.value`]) })),
+      Array.from({ length: layers }, (_, i) => {
+        const [k, v] = [out[`present.${i}.key`], out[`present.${i}.value`]];
+        return all ? { key: k.data as Float32Array, value: v.data as Float32Array } : { key: newOnly(k), value: newOnly(v) };
+      }),
       kvHeads,
       headDim,
-      Int32Array.from(positionIds),
+      all ? Int32Array.from([...(past as KvCache).positions, ...Array.from(positionIds)]) : Int32Array.from(positionIds),
     );
     const result: ForwardResult = { present };
     if (logitsMode !== 'none') {

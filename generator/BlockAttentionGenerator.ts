@@ -1,0 +1,421 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { DecoderModel } from '../model/DecoderModel.js';
+import { KvCache } from '../model/kv/KvCache.js';
+import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRenderer.js';
+import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
+import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
+import { Sampler, type SamplingOptions } from './Sampler.js';
+import { TokenChannel } from './TokenChannel.js';
+
+export type GeneratorMode = 'full' | 'blocks';
+
+/** A block's KV as computed after the prefix (positions |P|..|P|+L-1), and where it came from. */
+export interface BlockKv {
+  rendered: RenderedBlock;
+  kv: KvCache;
+  source: KvSource;
+}
+
+export interface BlockLayout {
+  chunkId: string;
+  /** Positions [start, end) of the block in the assembled sequence. */
+  start: number;
+  end: number;
+  /** Indices into the block's tokens that were kept, in order. */
+  tokenIndices: number[];
+}
+
+export interface AssembledContext {
+  /** KV of prefix + blocks at contiguous positions 0..length-1. */
+  kv: KvCache;
+  /** Token id at each assembled position. */
+  tokens: number[];
+  prefixLength: number;
+  layout: BlockLayout[];
+}
+
+export interface AssembleOptions {
+  /** Per block, the token indices to keep (absent/null = all). */
+  keep?: (readonly number[] | null | undefined)[];
+  /** EPIC-style: recompute the first k (kept) tokens of each block in context; 0 = off. */
+  recomputeHead?: number;
+}
+
+export interface QuestionPassResult {
+  context: AssembledContext;
+  /** Tokens run in this pass (the final block; in full mode all blocks + the final block). */
+  tokens: number[];
+  /** Position of the first token of this pass. */
+  start: number;
+  /** Last-position logits. */
+  logits: Float32Array;
+  /** KV of the tokens of this pass. */
+  kv: KvCache;
+  /** Context + this pass: where decoding continues. */
+  cache: KvCache;
+  /** Per layer [heads, S, start+S], with a tapped model and `attentions: true`. */
+  attentions?: Float32Array[];
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text this token adds to the answer (may be empty while a multi-byte character is incomplete). */
+  text: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'aborted';
+
+export interface GenerationResult {
+  tokenIds: number[];
+  text: string;
+  finishReason: FinishReason;
+  /** From the start of generate() to the first token, and to the end. */
+  firstTokenMs: number | null;
+  decodeMs: number;
+}
+
+export interface CacheSummary {
+  hits: { memory: number; disk: number; joined: number };
+  misses: number;
+}
+
+export interface AnswerTimings {
+  assembleMs: number;
+  questionPrefillMs: number;
+  /** Time to the first generated token, from the start of answer(). */
+  firstTokenMs: number | null;
+  totalMs: number;
+}
+
+export interface AnswerRequest {
+  question: string;
+  /** Retrieved chunks in the order they should appear. */
+  chunks: BlockSource[];
+  mode?: GeneratorMode;
+  recomputeHead?: number;
+  sampling?: SamplingOptions;
+  signal?: AbortSignal;
+}
+
+export interface AnswerResult extends GenerationResult {
+  mode: GeneratorMode;
+  layout: BlockLayout[];
+  timings: AnswerTimings;
+  cache: CacheSummary;
+  usage: { promptTokens: number; completionTokens: number };
+}
+
+/** A running answer: tokens as they are produced, and the full result when done. */
+export interface AnswerRun {
+  tokens: AsyncIterable<GeneratedToken>;
+  result: Promise<AnswerResult>;
+}
+
+export interface GeneratorOptions {
+  /** KV block store; default: memory only, 512 MiB. */
+  store?: KvBlockStore;
+  template?: PromptTemplateOptions;
+  /** Identity of the model in cache keys; default: hash of config.json and the ONNX file's name and size. */
+  modelId?: string;
+  /**
+   * false: no shared prefix at all (blocks start at position 0 and see nothing before them). For analysis and the
+   * block-diagonal exactness check; answers need the prefix (it carries the system prompt and the attention sink).
+   */
+  sharedPrefix?: boolean;
+}
+
+const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
+
+/** A content identity for a model directory, cheap enough for multi-GB exports. */
+export function modelIdentity(model: DecoderModel): string {
+  const h = createHash('sha256');
+  h.update(fs.readFileSync(path.join(model.dir, 'config.json')));
+  const onnxDir = path.dirname(model.onnxPath);
+  for (const f of fs.readdirSync(onnxDir).sort()) {
+    // Temp files and the attention-tapped copy (same weights, same KV) do not change the identity.
+    if (f.endsWith('.tmp') || f.includes('.taps.')) continue;
+    h.update(`${f}:${fs.statSync(path.join(onnxDir, f)).size}\n`);
+  }
+  return h.digest('hex');
+}
+
+/** Stop ids: the model config's eos ids and generation_config.json's eos_token_id. */
+function stopTokenIds(model: DecoderModel): number[] {
+  const ids = new Set(model.config.eosTokenIds);
+  const file = path.join(model.dir, 'generation_config.json');
+  if (fs.existsSync(file)) {
+    const g = JSON.parse(fs.readFileSync(file, 'utf8')) as { eos_token_id?: number | number[] };
+    for (const id of [g.eos_token_id ?? []].flat()) ids.add(id);
+  }
+  return [...ids];
+}
+
+/**
+ * Block-Attention RAG generation over reusable KV blocks, as composable stages: prefix KV (once per model and
+ * template), per-block KV computed as a continuation of the prefix (cached), assembly with re-encoded positions
+ * (optionally keeping some tokens only, optionally recomputing block heads in context), a question pass with full
+ * attention over the assembled context, and decoding. The compressor and reranker act between these stages.
+ */
+export class BlockAttentionGenerator {
+  readonly stopIds: number[];
+  private prefixPromise: Promise<{ tokens: number[]; kv: KvCache }> | null = null;
+
+  private constructor(
+    readonly model: DecoderModel,
+    readonly template: PromptTemplate,
+    readonly store: KvBlockStore,
+    readonly modelId: string,
+    readonly sharedPrefix: boolean,
+  ) {
+    this.stopIds = stopTokenIds(model);
+  }
+
+  static create(model: DecoderModel, opts: GeneratorOptions = {}): BlockAttentionGenerator {
+    const template = PromptTemplate.fromTokenizer(model.tokenizer, opts.template);
+    const modelId = opts.modelId ?? opts.store?.opts.modelId ?? modelIdentity(model);
+    const { layers, kvHeads, headDim } = model.config;
+    const store = opts.store ?? new KvBlockStore({ modelId, shape: { layers, kvHeads, headDim }, memoryBytes: 512 * 2 ** 20, dir: null, diskBytes: 0 });
+    if (store.opts.modelId !== modelId) throw new Error(`KV store is for model ${store.opts.modelId}, generator model is ${modelId}`);
+    return new BlockAttentionGenerator(model, template, store, modelId, opts.sharedPrefix ?? true);
+  }
+
+  /** Context id of blocks: they continue this template's prefix. */
+  get contextId(): string {
+    return this.sharedPrefix ? this.template.id : `no-prefix:${this.template.id}`;
+  }
+
+  render(chunk: BlockSource): RenderedBlock {
+    return renderBlock(this.model.tokenizer, chunk);
+  }
+
+  finalTokens(question: string): number[] {
+    return encodePiece(this.model.tokenizer, this.template.finalText(question));
+  }
+
+  /** The shared prefix's tokens and KV (positions 0..|P|-1), computed once (memory, and the store). */
+  prefix(): Promise<{ tokens: number[]; kv: KvCache }> {
+    if (!this.prefixPromise) {
+      const tokens = this.sharedPrefix ? encodePiece(this.model.tokenizer, this.template.prefixText) : [];
+      const { layers, kvHeads, headDim } = this.model.config;
+      this.prefixPromise = (async () => {
+        if (tokens.length === 0) return { tokens, kv: KvCache.empty(layers, kvHeads, headDim) };
+        const key = blockKey(this.modelId, `prefix:${this.template.id}`, tokens);
+        const { kv } = await this.store.getOrCompute(key, async () => (await this.model.forward(tokens, range(0, tokens.length), null, { logits: 'none' })).present);
+        return { tokens, kv };
+      })();
+      this.prefixPromise.catch(() => (this.prefixPromise = null));
+    }
+    return this.prefixPromise;
+  }
+
+  blockKeyOf(rendered: RenderedBlock): string {
+    return blockKey(this.modelId, this.contextId, rendered.tokens);
+  }
+
+  /** A block's KV as a continuation of the prefix, from the store or computed (and stored) on a miss. */
+  async blockKv(rendered: RenderedBlock): Promise<BlockKv> {
+    if (rendered.tokens.length === 0) throw new Error(`block ${rendered.chunkId} has no tokens`);
+    const prefix = await this.prefix();
+    const P = prefix.tokens.length;
+    const { kv, source } = await this.store.getOrCompute(this.blockKeyOf(rendered), async () => {
+      const out = await this.model.forward(rendered.tokens, range(P, rendered.tokens.length), P > 0 ? prefix.kv : null, { logits: 'none' });
+      return out.present;
+    });
+    return { rendered, kv, source };
+  }
+
+  /**
+   * Prefix KV + the blocks in the given order, each re-encoded to contiguous positions after what precedes it.
+   * With `keep`, only those token indices of a block are placed; with `recomputeHead` k, the first k placed tokens
+   * of each block are recomputed with attention over everything before them (prefix and earlier blocks).
+   */
+  async assemble(blocks: BlockKv[], opts: AssembleOptions = {}): Promise<AssembledContext> {
+    const prefix = await this.prefix();
+    const theta = this.model.config.ropeTheta;
+    const k = opts.recomputeHead ?? 0;
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`recomputeHead ${k} must be a non-negative integer`);
+    const tokens = [...prefix.tokens];
+    const layout: BlockLayout[] = [];
+    let parts: KvCache[] = prefix.kv.length > 0 ? [prefix.kv] : [];
+    let pos = prefix.tokens.length;
+    for (const [i, b] of blocks.entries()) {
+      const keep = opts.keep?.[i];
+      const indices = keep ? [...keep] : range(0, b.rendered.tokens.length);
+      const kept = (keep ? b.kv.select(indices) : b.kv).reencode({ start: pos }, theta);
+      const ids = indices.map((j) => b.rendered.tokens[j]);
+      const head = Math.min(k, indices.length);
+      let placed = kept;
+      if (head > 0) {
+        // The head sees the real preceding context instead of only the prefix (EPIC's fix for block boundaries).
+        const past = parts.length > 0 ? KvCache.concat(parts) : null;
+        parts = past ? [past] : [];
+        const re = await this.model.forward(ids.slice(0, head), range(pos, head), past, { logits: 'none' });
+        placed = head < indices.length ? KvCache.concat([re.present, kept.slice(head)]) : re.present;
+      }
+      parts.push(placed);
+      tokens.push(...ids);
+      layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
+      pos += indices.length;
+    }
+    const { layers, kvHeads, headDim } = this.model.config;
+    const kv = parts.length === 0 ? KvCache.empty(layers, kvHeads, headDim) : parts.length === 1 ? parts[0] : KvCache.concat(parts);
+    return { kv, tokens, prefixLength: prefix.tokens.length, layout };
+  }
+
+  /** Runs `tokens` (normally the final block) with full attention over the assembled context. */
+  async questionPass(context: AssembledContext, tokens: number[], opts: { attentions?: boolean } = {}): Promise<QuestionPassResult> {
+    if (tokens.length === 0) throw new Error('questionPass: no tokens');
+    const start = context.kv.length;
+    const out = await this.model.forward(tokens, range(start, tokens.length), start > 0 ? context.kv : null, {
+      logits: 'last',
+      attentions: opts.attentions,
+      present: 'all',
+    });
+    const cache = out.present;
+    return {
+      context,
+      tokens,
+      start,
+      logits: out.logits as Float32Array,
+      kv: start > 0 ? cache.slice(start) : cache,
+      cache,
+      attentions: out.attentions,
+    };
+  }
+
+  /**
+   * Full mode (the exact baseline): the prefix from cache, then every block and the final block prefilled in one
+   * pass with ordinary causal attention.
+   */
+  async fullPass(rendered: RenderedBlock[], finalTokens: number[], opts: { attentions?: boolean } = {}): Promise<QuestionPassResult> {
+    const prefix = await this.prefix();
+    const context: AssembledContext = { kv: prefix.kv, tokens: [...prefix.tokens], prefixLength: prefix.tokens.length, layout: [] };
+    let pos = prefix.tokens.length;
+    const tokens: number[] = [];
+    for (const r of rendered) {
+      context.layout.push({ chunkId: r.chunkId, start: pos, end: pos + r.tokens.length, tokenIndices: range(0, r.tokens.length) });
+      tokens.push(...r.tokens);
+      pos += r.tokens.length;
+    }
+    tokens.push(...finalTokens);
+    return this.questionPass(context, tokens, opts);
+  }
+
+  /**
+   * Decodes from a question pass: tokens are yielded as produced; the generator's return value is the result.
+   * Stops at a stop token (not emitted), at `maxTokens`, or when `signal` aborts.
+   */
+  async *generate(pass: QuestionPassResult, sampling: SamplingOptions = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult> {
+    const t0 = performance.now();
+    const sampler = new Sampler(sampling);
+    const maxTokens = sampling.maxTokens ?? 256;
+    const stops = new Set([...this.stopIds, ...(sampling.stopTokenIds ?? [])]);
+    const tokenIds: number[] = [];
+    let text = '';
+    let firstTokenMs: number | null = null;
+    let finishReason: FinishReason = 'length';
+    let cache = pass.cache;
+    let logits = pass.logits;
+    while (tokenIds.length < maxTokens) {
+      if (signal?.aborted) {
+        finishReason = 'aborted';
+        break;
+      }
+      const id = sampler.next(logits);
+      firstTokenMs ??= performance.now() - t0;
+      if (stops.has(id)) {
+        finishReason = 'stop';
+        break;
+      }
+      tokenIds.push(id);
+      const decoded = this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true });
+      // Hold back a trailing partial UTF-8 sequence until its next byte arrives.
+      const stable = decoded.endsWith('\uFFFD') ? text : decoded;
+      const delta = stable.startsWith(text) ? stable.slice(text.length) : '';
+      if (stable.startsWith(text)) text = stable;
+      yield { id, text: delta };
+      if (tokenIds.length >= maxTokens) break;
+      const out = await this.model.forward([id], [cache.length], cache, { logits: 'last', present: 'all' });
+      cache = out.present;
+      logits = out.logits as Float32Array;
+    }
+    text = this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true });
+    return { tokenIds, text, finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
+  }
+
+  /** Computes and stores a chunk's block KV ahead of queries (what the prefill queue runs). */
+  async prefillChunk(chunk: BlockSource): Promise<KvSource> {
+    const { source } = await this.blockKv(this.render(chunk));
+    await this.store.flush();
+    return source;
+  }
+
+  /** The whole pipeline for the HTTP layer: render, fetch/compute blocks, assemble, question pass, stream tokens. */
+  answer(req: AnswerRequest): AnswerRun {
+    const channel = new TokenChannel<GeneratedToken>();
+    const result = this.runAnswer(req, channel).then(
+      (r) => {
+        channel.close();
+        return r;
+      },
+      (e: unknown) => {
+        channel.close(e);
+        throw e;
+      },
+    );
+    // The caller may only read tokens; the rejection still reaches it through the token iterator.
+    result.catch(() => undefined);
+    return { tokens: channel, result };
+  }
+
+  private async runAnswer(req: AnswerRequest, channel: TokenChannel<GeneratedToken>): Promise<AnswerResult> {
+    const t0 = performance.now();
+    const mode = req.mode ?? 'blocks';
+    const rendered = req.chunks.map((c) => this.render(c));
+    const finalTokens = this.finalTokens(req.question);
+    const cache: CacheSummary = { hits: { memory: 0, disk: 0, joined: 0 }, misses: 0 };
+    let pass: QuestionPassResult;
+    let assembleMs: number;
+    let t1: number;
+    if (mode === 'full') {
+      await this.prefix();
+      t1 = performance.now();
+      assembleMs = t1 - t0;
+      pass = await this.fullPass(rendered, finalTokens);
+    } else {
+      // One at a time: block computes already use every core, and concurrent runs would only contend.
+      const blocks: BlockKv[] = [];
+      for (const r of rendered) blocks.push(await this.blockKv(r));
+      for (const b of blocks) {
+        if (b.source === 'computed') cache.misses++;
+        else cache.hits[b.source]++;
+      }
+      const context = await this.assemble(blocks, { recomputeHead: req.recomputeHead ?? 0 });
+      t1 = performance.now();
+      assembleMs = t1 - t0;
+      pass = await this.questionPass(context, finalTokens);
+    }
+    const t2 = performance.now();
+    const gen = this.generate(pass, req.sampling, req.signal);
+    let firstTokenMs: number | null = null;
+    let step = await gen.next();
+    while (!step.done) {
+      firstTokenMs ??= performance.now() - t0;
+      channel.push(step.value);
+      step = await gen.next();
+    }
+    const g = step.value;
+    if (g.firstTokenMs !== null) firstTokenMs ??= t2 - t0 + g.firstTokenMs; // the first token was a stop token
+    return {
+      ...g,
+      mode,
+      layout: pass.context.layout,
+      timings: { assembleMs, questionPrefillMs: t2 - t1, firstTokenMs, totalMs: performance.now() - t0 },
+      cache,
+      usage: { promptTokens: pass.start + pass.tokens.length, completionTokens: g.tokenIds.length },
+    };
+  }
+}
