@@ -195,16 +195,17 @@ export class BlockAttentionGenerator {
     return encodePiece(this.model.tokenizer, this.template.finalText(question));
   }
 
-  /** The shared prefix's tokens and KV (positions 0..|P|-1), computed once (memory, and the store). */
+  /** The shared prefix's tokens and KV (positions 0..|P|-1), computed once per generator (model + template). */
   prefix(): Promise<{ tokens: number[]; kv: KvCache }> {
     if (!this.prefixPromise) {
       const tokens = this.sharedPrefix ? encodePiece(this.model.tokenizer, this.template.prefixText) : [];
       const { layers, kvHeads, headDim } = this.model.config;
       this.prefixPromise = (async () => {
         if (tokens.length === 0) return { tokens, kv: KvCache.empty(layers, kvHeads, headDim) };
-        const key = blockKey(this.modelId, `prefix:${this.template.id}`, tokens);
-        const { kv } = await this.store.getOrCompute(key, async () => (await this.model.forward(tokens, range(0, tokens.length), null, { logits: 'none' })).present);
-        return { tokens, kv };
+        // Held in fp32 by this generator, not read back from the fp16 disk tier: every block is computed on top of
+        // it, so a rounded prefix would make a block's KV depend on which process computed it. It is short: one pass.
+        const { present } = await this.model.forward(tokens, range(0, tokens.length), null, { logits: 'none' });
+        return { tokens, kv: present };
       })();
       this.prefixPromise.catch(() => (this.prefixPromise = null));
     }
