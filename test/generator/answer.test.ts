@@ -133,12 +133,4 @@ describe('answer(): cache reuse, concurrency, streaming (built tiny model)', () 
     expect(got).toEqual([]);
     expect(r.tokenIds).toEqual([]);
   });
-    let n = 0;
-    for await (const _ of run.tokens) {
-      if (++n === 3) ctl.abort();
-    }
-    const r = await run.result;
-    expect(r.finishReason === 'aborted' || r.finishReason === 'stop').toBe(true);
-    expect(r.tokenIds.length).toBeLessThan(50);
-  });
 });
