@@ -1,0 +1,68 @@
+import type { AssembledContext, BlockAttentionGenerator, BlockKv, QuestionPassResult } from '../generator/BlockAttentionGenerator.js';
+import type { BlockSource } from '../generator/BlockRenderer.js';
+import type { PreparedContext, ProbedPass, QuestionPassRunner } from './QuestionPass.js';
+
+const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
+
+export interface GeneratorPreparedContext extends PreparedContext {
+  assembled: AssembledContext;
+  blockKvs: BlockKv[];
+}
+
+export interface GeneratorProbedPass extends ProbedPass {
+  context: GeneratorPreparedContext;
+  /** The generator's own pass result: decoding can continue from it when nothing is compressed. */
+  pass: QuestionPassResult;
+}
+
+/**
+ * The serving path as a QuestionPassRunner: blocks from the generator's KV store (computed on a miss),
+ * assembled in `blocks` mode, and the generator's question pass with attention taps. Probe training and
+ * calibration through this runner see exactly what the ask route sees.
+ */
+export class GeneratorQuestionPass implements QuestionPassRunner {
+  readonly attentionMode = 'blocks' as const;
+  readonly modelId: string;
+  readonly templateId: string;
+  readonly layout: { layers: number; heads: number };
+
+  constructor(readonly generator: BlockAttentionGenerator, modelId?: string) {
+    if (!generator.model.hasAttentions) throw new Error('the generator model was loaded without attention taps (createGenerator(config, {taps: true}))');
+    this.modelId = modelId ?? generator.modelId;
+    this.templateId = generator.template.id;
+    this.layout = { layers: generator.model.config.layers, heads: generator.model.config.heads };
+  }
+
+  async prepare(sources: BlockSource[]): Promise<GeneratorPreparedContext> {
+    const blockKvs: BlockKv[] = [];
+    // One at a time: a block computation already uses every core.
+    for (const s of sources) blockKvs.push(await this.generator.blockKv(this.generator.render(s)));
+    const assembled = await this.generator.assemble(blockKvs);
+    return {
+      kv: assembled.kv,
+      assembled,
+      blockKvs,
+      blocks: assembled.layout.map((l, i) => {
+        const r = blockKvs[i].rendered;
+        if (l.tokenIndices.length !== r.tokens.length) throw new Error(`block ${l.chunkId}: assembled with a partial keep; prepare expects whole blocks`);
+        return { chunkId: l.chunkId, tokenIndices: range(l.start, l.end - l.start), headerLength: r.headerLength, sentences: r.sentences };
+      }),
+    };
+  }
+
+  async ask(context: PreparedContext, question: string): Promise<GeneratorProbedPass> {
+    const ctx = context as GeneratorPreparedContext;
+    if (!ctx.assembled) throw new Error('GeneratorQuestionPass.ask needs a context from its own prepare()');
+    const pass = await this.generator.questionPass(ctx.assembled, this.generator.finalTokens(question), { attentions: true });
+    if (!pass.attentions) throw new Error('question pass returned no attentions');
+    return {
+      attentions: pass.attentions,
+      heads: this.layout.heads,
+      queryLength: pass.tokens.length,
+      keyLength: pass.start + pass.tokens.length,
+      context: ctx,
+      contextColumns: ctx.blocks.flatMap((b) => b.tokenIndices as number[]),
+      pass,
+    };
+  }
+}
