@@ -343,7 +343,7 @@ export class BlockAttentionGenerator {
       cache = out.present;
       logits = out.logits as Float32Array;
     }
-    text = this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true });
+    text = tokenIds.length > 0 ? this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true }) : '';
     return { tokenIds, text, finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
   }
 
