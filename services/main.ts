@@ -4,6 +4,8 @@ import { componentLogger } from '../infra/logger.js';
 import { ensureRedis, RedisUnavailableError } from '../infra/redis.js';
 import { closeContext, createContext } from './bootstrap.js';
 import { openEmbedder } from './embedder.js';
+import { AskService } from './ask/AskService.js';
+import { GeneratorHandle } from './ask/GeneratorHandle.js';
 import { createApp } from './http/app.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
@@ -18,10 +20,17 @@ async function main(): Promise<void> {
   const supervisor = config.RUN_WORKERS ? new WorkerSupervisor() : null;
   supervisor?.start();
 
-  const app = createApp(ctx, [
-    { name: 'redis', check: async () => (await ctx.redis.ping()) === 'PONG' },
-    ...(supervisor ? [{ name: 'workers', check: async () => supervisor.alive }] : []),
-  ]);
+  const generator = new GeneratorHandle(config);
+  const ask = new AskService(ctx.store, ctx.search, generator);
+  const app = createApp(ctx, {
+    ask,
+    readiness: [
+      { name: 'redis', check: async () => (await ctx.redis.ping()) === 'PONG' },
+      // Ready once the generator has loaded or is known to be missing (then ask answers 503 and says why).
+      { name: 'generator', check: async () => generator.state.state !== 'loading' },
+      ...(supervisor ? [{ name: 'workers', check: async () => supervisor.alive }] : []),
+    ],
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
   });
@@ -29,6 +38,7 @@ async function main(): Promise<void> {
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   log.info({ port, embeddedRedis: redis.embedded, embedder: embedder.id }, 'listening');
   process.send?.({ type: 'listening', port });
+  void generator.loaded.then((s) => process.send?.({ type: 'generator', state: s.state }));
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -37,6 +47,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await supervisor?.stop();
+    await generator.release();
     await closeContext(ctx);
     process.exit(0);
   };

@@ -49,6 +49,15 @@ export class DocumentStore {
     return meta ? (JSON.parse(meta) as DocMeta) : null;
   }
 
+  /** Document records (without text) in the order asked; missing ones are null. */
+  async getDocumentMetas(collection: string, ids: string[]): Promise<(DocMeta | null)[]> {
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hget(keys.doc(collection, id), 'meta');
+    const res = (await p.exec()) ?? [];
+    return res.map(([err, v]) => (err || !v ? null : (JSON.parse(v as string) as DocMeta)));
+  }
+
   /** Chunks in the order asked; missing ones (deleted since) come back as null. */
   async getChunks(collection: string, ids: string[]): Promise<(StoredChunk | null)[]> {
     if (ids.length === 0) return [];

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
 import { errorHandler, HttpError, notFound } from './errors.js';
+import type { AskService } from '../ask/AskService.js';
+import { askRouter } from './routes/ask.js';
 import { collectionsRouter } from './routes/collections.js';
 import { documentsRouter } from './routes/documents.js';
 import { jobsRouter } from './routes/jobs.js';
@@ -13,7 +15,14 @@ export interface ReadinessCheck {
 }
 
 /** The HTTP API. Routers are mounted per area; every error leaves as JSON `{error: {code, message, field?}}`. */
-export function createApp(ctx: ServiceContext, readiness: ReadinessCheck[] = []): Express {
+export interface AppParts {
+  readiness?: ReadinessCheck[];
+  /** The question pipeline; without it /v1/ask is not mounted (e.g. an ingestion-only API). */
+  ask?: AskService;
+}
+
+export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
+  const readiness = parts.readiness ?? [];
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -55,6 +64,7 @@ export function createApp(ctx: ServiceContext, readiness: ReadinessCheck[] = [])
   api.use(collectionsRouter(ctx));
   api.use(jobsRouter(ctx));
   api.use(searchRouter(ctx));
+  if (parts.ask) api.use(askRouter(ctx, parts.ask));
   app.use('/v1', api);
 
   app.use(notFound);

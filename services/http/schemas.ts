@@ -37,3 +37,19 @@ export const SearchBody = z.strictObject({
 
 export type DocumentBodyT = z.infer<typeof DocumentBody>;
 export type SearchBodyT = z.infer<typeof SearchBody>;
+
+export const AskBody = z.strictObject({
+  collection: CollectionName,
+  question: z.string().refine((s) => s.trim().length > 0, 'must not be empty').refine((s) => s.length <= 4000, 'at most 4000 characters'),
+  k: z.number().int().min(1).max(50).default(5),
+  stream: z.boolean().optional(),
+  searchMode: SearchMode.optional(),
+  mode: z.enum(['full', 'blocks']).optional(),
+  recomputeHead: z.number().int().min(0).max(4096).optional(),
+  maxTokens: z.number().int().min(1).max(4096).optional(),
+  temperature: z.number().min(0).max(5).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
+
+export type AskBodyT = z.infer<typeof AskBody>;

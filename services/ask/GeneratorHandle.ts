@@ -1,0 +1,57 @@
+import type { Config } from '../../infra/config.js';
+import { componentLogger } from '../../infra/logger.js';
+import type { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
+import { createGenerator } from '../../generator/createGenerator.js';
+
+const log = componentLogger('generator');
+
+/** Attention taps feed the compressor; a fused export has none, and then the generator runs without them. */
+async function loadWithTapsIfPossible(config: Config): Promise<BlockAttentionGenerator> {
+  try {
+    return await createGenerator(config, { taps: true });
+  } catch (err) {
+    const retry = await createGenerator(config, { taps: false });
+    log.warn({ reason: (err as Error).message }, 'generator loaded without attention taps: compression "raw"/"probe" and calibration are unavailable');
+    return retry;
+  }
+}
+
+export type GeneratorState =
+  | { state: 'loading' }
+  | { state: 'ready'; generator: BlockAttentionGenerator }
+  | { state: 'unavailable'; reason: string };
+
+/**
+ * Loads the generator in the background at start-up. Without a model the service still serves
+ * ingestion and search; ask answers 503 with the reason and how to provide a model.
+ */
+export class GeneratorHandle {
+  private current: GeneratorState = { state: 'loading' };
+  readonly loaded: Promise<GeneratorState>;
+
+  constructor(config: Config, load: (c: Config) => Promise<BlockAttentionGenerator> = loadWithTapsIfPossible) {
+    this.loaded = load(config).then(
+      (generator) => {
+        log.info({ model: config.GENERATOR_MODEL, dir: generator.model.dir }, 'generator ready');
+        return (this.current = { state: 'ready', generator });
+      },
+      (err: unknown) => {
+        const reason =
+          `generator model ${config.GENERATOR_MODEL} is not available: ${err instanceof Error ? err.message : String(err)}. ` +
+          `Provide one under MODELS_DIR (${config.modelsDir}) with \`rag models pull <hub-id>\` (or ALLOW_REMOTE_MODELS=true), ` +
+          `or build a test model with \`rag models build-test tiny --out ${config.modelsDir}/test/tiny\` and set GENERATOR_MODEL=test/tiny.`;
+        log.warn({ reason }, 'generator unavailable');
+        return (this.current = { state: 'unavailable', reason });
+      },
+    );
+  }
+
+  get state(): GeneratorState {
+    return this.current;
+  }
+
+  async release(): Promise<void> {
+    const s = await this.loaded;
+    if (s.state === 'ready') await s.generator.model.release();
+  }
+}

@@ -1,0 +1,151 @@
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { buildTestModel } from '../../../model/builder/buildTestModel.js';
+import { ApiClient } from '../../support/http.js';
+import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+
+const C = 'askc';
+let redis: Redis;
+let api: Spawned;
+let worker: Spawned;
+let client: ApiClient;
+let env: Record<string, string>;
+
+interface SseEvent {
+  event: string;
+  data: any;
+}
+
+async function askStream(body: unknown): Promise<SseEvent[]> {
+  const res = await fetch(`${client.base}/v1/ask`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((b) => b.trim())
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)![1]!);
+      return { event, data };
+    });
+}
+
+beforeAll(async () => {
+  const r = await freshRedis(4);
+  redis = r.redis;
+  const modelsDir = tempDir('models');
+  buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny'));
+  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ask'), MODELS_DIR: modelsDir, GENERATOR_MODEL: 'test/tiny', PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0' };
+  [api, worker] = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/workers/main.js', env, 'ready')]);
+  client = new ApiClient(`http://127.0.0.1:${api.port}`);
+  const squad = await loadSquad(sharedFile('squad-v1.1-dev.json'));
+  const docs = allParagraphs(squad)
+    .slice(0, 12)
+    .map((p) => ({ id: p.id, title: p.title, text: p.context }));
+  const res = await client.post(`/v1/collections/${C}/documents`, { documents: docs });
+  await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => client.get(`/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 120_000, 'ingestion');
+  await waitUntil(async () => (await client.get('/readyz')).status === 200, 60_000, 'readiness');
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all([api?.kill(), worker?.kill()]);
+  redis?.disconnect();
+});
+
+const QUESTION = 'Which NFL team represented the AFC at Super Bowl 50?';
+
+describe('POST /v1/ask with the block-attention generator (built tiny model)', () => {
+  let first: any;
+
+  it('answers with citations pointing into the stored documents, timings and cache counts', async () => {
+    const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 12 });
+    expect(r.status).toBe(200);
+    first = r.body;
+    expect(typeof first.answer).toBe('string');
+    expect(first.mode).toBe('blocks');
+    expect(first.citations).toHaveLength(3);
+    for (const c of first.citations) {
+      const doc = await client.get(`/v1/collections/${C}/documents/${c.documentId}`);
+      expect(c.end).toBeGreaterThan(c.start);
+      expect(doc.body.text.length).toBeGreaterThanOrEqual(c.end);
+    }
+    for (const k of ['retrieveMs', 'assembleMs', 'questionPrefillMs', 'firstTokenMs', 'totalMs']) expect(first.timings[k]).toBeGreaterThanOrEqual(0);
+    expect(first.timings.totalMs).toBeGreaterThanOrEqual(first.timings.firstTokenMs);
+    expect(first.cache).toMatchObject({ hits: 0, misses: 3 });
+    expect(first.usage.completionTokens).toBeGreaterThan(0);
+  });
+
+  it('a second ask over the same passages computes no block', async () => {
+    const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 12 });
+    expect(r.body.cache).toMatchObject({ hits: 3, misses: 0, memoryHits: 3 });
+    expect(r.body.answer).toBe(first.answer);
+    expect(r.body.citations).toEqual(first.citations);
+  });
+
+  it('streams retrieval, tokens and done in order; the tokens concatenate to the non-streamed answer', async () => {
+    const events = await askStream({ collection: C, question: QUESTION, k: 3, maxTokens: 12 });
+    expect(events[0]!.event).toBe('retrieval');
+    expect(events[0]!.data.hits).toHaveLength(3);
+    expect(events.at(-1)!.event).toBe('done');
+    const tokens = events.slice(1, -1);
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(tokens.every((e) => e.event === 'token')).toBe(true);
+    expect(tokens.map((e) => e.data.text).join('')).toBe(first.answer);
+    expect(events.at(-1)!.data.answer).toBe(first.answer);
+  });
+
+  it('`full` mode runs the exact baseline and reports it', async () => {
+    const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 1, maxTokens: 4, mode: 'full' });
+    expect(r.status).toBe(200);
+    expect(r.body.mode).toBe('full');
+    const b = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 1, maxTokens: 4, mode: 'blocks' });
+    // One block: block attention is exact, so the greedy answers agree.
+    expect(b.body.answer).toBe(r.body.answer);
+  });
+
+  it('concurrent asks sharing blocks all succeed and agree with sequential answers', async () => {
+    const questions = ['Where was Super Bowl 50 played?', 'Who won Super Bowl 50?', QUESTION, 'What color was used to emphasize the 50th anniversary?'];
+    const sequential = [];
+    for (const q of questions) sequential.push((await client.post('/v1/ask', { collection: C, question: q, k: 4, maxTokens: 6 })).body.answer);
+    const parallel = await Promise.all(questions.concat(questions).map((q) => client.post('/v1/ask', { collection: C, question: q, k: 4, maxTokens: 6 })));
+    expect(parallel.every((r) => r.status === 200)).toBe(true);
+    expect(parallel.map((r) => r.body.answer)).toEqual(sequential.concat(sequential));
+  });
+
+  it('validates the body', async () => {
+    for (const [body, field] of [
+      [{ collection: C }, /question/],
+      [{ collection: C, question: 'x', k: 0 }, /k/],
+      [{ collection: C, question: 'x', mode: 'turbo' }, /mode/],
+      [{ collection: C, question: 'x', temperature: -1 }, /temperature/],
+    ] as const) {
+      const r = await client.post('/v1/ask', body);
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toMatch(field);
+    }
+    expect((await client.post('/v1/ask', { collection: 'nope', question: 'x' })).status).toBe(404);
+  });
+});
+
+describe('without a generator model', () => {
+  it('still starts, searches, and answers ask with 503 saying how to provide a model', async () => {
+    const other = await spawnService('services/main.js', { ...env, GENERATOR_MODEL: 'missing-org/missing-model' }, 'listening');
+    try {
+      const c = new ApiClient(`http://127.0.0.1:${other.port}`);
+      await waitUntil(async () => (await c.get('/readyz')).status === 200, 60_000, 'readiness without a generator');
+      expect((await c.post('/v1/search', { collection: C, query: QUESTION, k: 2 })).body.hits).toHaveLength(2);
+      const r = await c.post('/v1/ask', { collection: C, question: QUESTION });
+      expect(r.status).toBe(503);
+      expect(r.body.error.message).toMatch(/missing-org\/missing-model/);
+      expect(r.body.error.message).toMatch(/rag models pull/);
+    } finally {
+      await other.kill();
+    }
+  });
+});
