@@ -1,5 +1,5 @@
 import { float32ToHalf, halfToFloat32 } from './half.js';
-import { ropeInverseFrequencies, rotateHeadInPlace } from './rope.js';
+import { ropeInverseFrequencies, rotateHeadByTable, rotationTable } from './rope.js';
 
 /** One layer's cached keys and values, each [kvHeads, length, headDim] (batch 1). */
 export interface LayerKv {
@@ -147,10 +147,10 @@ export class KvCache {
   reencodeTo(positions: ArrayLike<number>, ropeTheta: number): KvCache {
     if (positions.length !== this.length) throw new Error(`reencodeTo: ${positions.length} positions for ${this.length} tokens`);
     const deltas = Float64Array.from({ length: this.length }, (_, i) => positions[i] - this.positions[i]);
-    const invFreq = ropeInverseFrequencies(this.headDim, ropeTheta);
+    const table = rotationTable(deltas, ropeInverseFrequencies(this.headDim, ropeTheta));
     const layers = this.layers.map((l) => {
       const key = l.key.slice();
-      for (let h = 0; h < this.kvHeads; h++) rotateHeadInPlace(key, h * this.length * this.headDim, this.length, this.headDim, deltas, invFreq);
+      for (let h = 0; h < this.kvHeads; h++) rotateHeadByTable(key, h * this.length * this.headDim, this.length, table);
       return { key, value: l.value };
     });
     return new KvCache(layers, this.kvHeads, this.headDim, Int32Array.from(positions));
