@@ -37,6 +37,11 @@ const EnvSchema = z.object({
   JOB_ATTEMPTS: intFromEnv(1, 100).default(5),
   /** How often the index snapshotter persists changed collection indexes (0 = never automatically). */
   SNAPSHOT_INTERVAL_MS: intFromEnv(0, 86400000).default(30000),
+  /** Precompute each new chunk's KV block on ingest (the `prefill` queue), so first questions hit the cache. */
+  PREFILL_ON_INGEST: boolFromEnv.default(true),
+  /** KV block store caps: in-process tier (fp32 bytes) and disk tier (fp16 files under DATA_DIR/kv). */
+  KV_MEMORY_BYTES: intFromEnv(0, 2 ** 45).default(2 ** 30),
+  KV_DISK_BYTES: intFromEnv(0, 2 ** 50).default(20 * 2 ** 30),
   /** HNSW query breadth; higher = better recall, slower. */
   SEARCH_EF: intFromEnv(1, 4096).default(64),
   /** Largest accepted request body. */

@@ -4,7 +4,7 @@ import { decodeVector } from './EmbedStep.js';
 import type { EmbedStepResult, IndexStepResult, IngestJobData } from './jobs.js';
 
 /** Called after a document version is durably indexed (the KV prefill queue hooks in here). */
-export type AfterIndexHook = (collection: string, chunks: StoredChunk[]) => Promise<void>;
+export type AfterIndexHook = (event: { collection: string; documentId: string; title: string; version: number; chunks: StoredChunk[] }) => Promise<void>;
 
 /** Atomically replace the document's chunks in the store; searchers pick the change up from the log. */
 export async function runIndexStep(
@@ -31,6 +31,6 @@ export async function runIndexStep(
     embedded.embedder,
   );
   if (!res.applied) return { documentId: document.id, applied: false, reason: res.reason, added: 0, removed: 0 };
-  if (deps.afterIndex) await deps.afterIndex(collection, chunks);
+  if (deps.afterIndex) await deps.afterIndex({ collection, documentId: document.id, title: document.title, version: data.version, chunks });
   return { documentId: document.id, applied: true, added: res.added, removed: res.removed };
 }

@@ -36,6 +36,7 @@ export class IngestionService {
       chunk: new Queue(QUEUES.chunk, { connection }),
       embed: new Queue(QUEUES.embed, { connection }),
       index: new Queue(QUEUES.index, { connection }),
+      prefill: new Queue(QUEUES.prefill, { connection }),
     };
   }
 

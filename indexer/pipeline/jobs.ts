@@ -7,7 +7,7 @@ import type { DocumentInput, StoredChunk } from '../store/types.js';
  * documents) -> index (atomic write to the store + change log). BullMQ runs children before parents,
  * so the user-facing job is the flow's root, the index step.
  */
-export const QUEUES = { chunk: 'rag-chunk', embed: 'rag-embed', index: 'rag-index' } as const;
+export const QUEUES = { chunk: 'rag-chunk', embed: 'rag-embed', index: 'rag-index', prefill: 'rag-prefill' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export interface IngestJobData {

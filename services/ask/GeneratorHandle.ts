@@ -6,14 +6,20 @@ import { createGenerator } from '../../generator/createGenerator.js';
 const log = componentLogger('generator');
 
 /** Attention taps feed the compressor; a fused export has none, and then the generator runs without them. */
-async function loadWithTapsIfPossible(config: Config): Promise<BlockAttentionGenerator> {
+export async function loadWithTapsIfPossible(config: Config): Promise<BlockAttentionGenerator> {
+  const caps = { memoryBytes: config.KV_MEMORY_BYTES, diskBytes: config.KV_DISK_BYTES };
   try {
-    return await createGenerator(config, { taps: true });
+    return await createGenerator(config, { ...caps, taps: true });
   } catch (err) {
-    const retry = await createGenerator(config, { taps: false });
+    const retry = await createGenerator(config, { ...caps, taps: false });
     log.warn({ reason: (err as Error).message }, 'generator loaded without attention taps: compression "raw"/"probe" and calibration are unavailable');
     return retry;
   }
+}
+
+/** Block prefill needs no attention outputs. */
+export function loadWithoutTaps(config: Config): Promise<BlockAttentionGenerator> {
+  return createGenerator(config, { memoryBytes: config.KV_MEMORY_BYTES, diskBytes: config.KV_DISK_BYTES, taps: false });
 }
 
 export type GeneratorState =

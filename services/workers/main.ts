@@ -4,7 +4,11 @@ import { EmbedBatcher } from '../../indexer/pipeline/EmbedBatcher.js';
 import { HeuristicTokenCounter } from '../../indexer/text/Chunker.js';
 import { bullConnection, closeContext, createContext, snapshotRoot } from '../bootstrap.js';
 import { openEmbedder } from '../embedder.js';
+import { Queue, type Worker } from 'bullmq';
+import { QUEUES } from '../../indexer/pipeline/jobs.js';
+import { GeneratorHandle, loadWithoutTaps } from '../ask/GeneratorHandle.js';
 import { startIngestionWorkers } from './IngestionWorkers.js';
+import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
 
 const log = componentLogger('worker-main');
@@ -14,7 +18,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const embedder = new EmbedBatcher(await openEmbedder(config), { maxBatch: 32, maxWaitMs: 20 });
   const ctx = createContext(config, embedder);
-  const workers = startIngestionWorkers({
+  // Block prefill runs only when a generator model is available here; ingestion never waits for it.
+  const generator = config.PREFILL_ON_INGEST ? new GeneratorHandle(config, loadWithoutTaps) : null;
+  const generatorState = generator ? await generator.loaded : null;
+  const prefillQueue = new Queue<PrefillJobData>(QUEUES.prefill, { connection: bullConnection(config) });
+  const workers: Worker[] = startIngestionWorkers({
     connection: bullConnection(config),
     store: ctx.store,
     embedder,
@@ -22,7 +30,9 @@ async function main(): Promise<void> {
     targetTokens: config.CHUNK_TOKENS,
     maxTokens: config.CHUNK_MAX_TOKENS,
     lockDurationMs: config.JOB_LOCK_MS,
+    afterIndex: generatorState?.state === 'ready' ? prefillHook(prefillQueue, config.JOB_ATTEMPTS) : undefined,
   });
+  if (generatorState?.state === 'ready') workers.push(startPrefillWorker(bullConnection(config), generatorState.generator, config.JOB_LOCK_MS));
   const snapshotter = new IndexSnapshotter(ctx.redis, ctx.store, ctx.registry, snapshotRoot(config), config.SNAPSHOT_INTERVAL_MS);
   snapshotter.start();
   log.info({ embedder: embedder.id, queues: workers.map((w) => w.name) }, 'workers started');
@@ -36,6 +46,8 @@ async function main(): Promise<void> {
     // Worker.close() waits for active jobs; anything it cannot finish is handed back by the stalled-job check.
     await Promise.all(workers.map((w) => w.close()));
     await snapshotter.stop();
+    await prefillQueue.close();
+    await generator?.release();
     await closeContext(ctx);
     process.exit(0);
   };

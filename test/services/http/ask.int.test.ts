@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { allParagraphs, loadSquad } from '../../../eval/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
+import { Queue } from 'bullmq';
+import { QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../../support/http.js';
 import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
@@ -51,6 +53,10 @@ beforeAll(async () => {
   const res = await client.post(`/v1/collections/${C}/documents`, { documents: docs });
   await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => client.get(`/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 120_000, 'ingestion');
   await waitUntil(async () => (await client.get('/readyz')).status === 200, 60_000, 'readiness');
+  // The worker precomputes every chunk's KV block (prefill queue) into the shared disk tier.
+  const prefill = new Queue(QUEUES.prefill, { connection: redis });
+  await waitUntil(async () => (await prefill.getJobCounts('completed')).completed === docs.length, 120_000, 'prefill of every document');
+  await prefill.close();
 }, 240_000);
 
 afterAll(async () => {
@@ -63,7 +69,7 @@ const QUESTION = 'Which NFL team represented the AFC at Super Bowl 50?';
 describe('POST /v1/ask with the block-attention generator (built tiny model)', () => {
   let first: any;
 
-  it('answers with citations pointing into the stored documents, timings and cache counts', async () => {
+  it('answers with citations pointing into the stored documents, timings, and blocks prefilled on ingest read from disk', async () => {
     const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 12 });
     expect(r.status).toBe(200);
     first = r.body;
@@ -77,7 +83,7 @@ describe('POST /v1/ask with the block-attention generator (built tiny model)', (
     }
     for (const k of ['retrieveMs', 'assembleMs', 'questionPrefillMs', 'firstTokenMs', 'totalMs']) expect(first.timings[k]).toBeGreaterThanOrEqual(0);
     expect(first.timings.totalMs).toBeGreaterThanOrEqual(first.timings.firstTokenMs);
-    expect(first.cache).toMatchObject({ hits: 0, misses: 3 });
+    expect(first.cache).toMatchObject({ hits: 3, misses: 0, diskHits: 3 });
     expect(first.usage.completionTokens).toBeGreaterThan(0);
   });
 
