@@ -35,6 +35,12 @@ const ProbeSchema = z.object({
 
 export type ProbeJson = z.infer<typeof ProbeSchema>;
 
+/** Where a probe for a target lives by default: DATA_DIR/probes/<model>__<mode>__<template>.json. */
+export function defaultProbePath(dataDir: string, t: Omit<ProbeTarget, 'layout'>): string {
+  const esc = (s: string): string => encodeURIComponent(s).replace(/%/g, '~');
+  return path.join(dataDir, 'probes', `${esc(t.modelId)}__${esc(t.attentionMode)}__${esc(t.templateId)}.json`);
+}
+
 export class ProbeMismatchError extends Error {
   override name = 'ProbeMismatchError';
 }

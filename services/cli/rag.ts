@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerModelsCommands } from './commands/models.js';
+import { registerProbeCommands } from './commands/probe.js';
 import { registerReindexCommand } from './commands/reindex.js';
 
 /** The `rag` command line: every subcommand lives in ./commands, one module per area. */
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerReindexCommand(program);
   registerBenchCommand(program);
   registerModelsCommands(program);
+  registerProbeCommands(program);
+  registerCalibrateCommand(program);
   return program;
 }
 

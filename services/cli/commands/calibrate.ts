@@ -1,0 +1,63 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../../infra/config.js';
+import { loadSquad } from '../../../eval/squad.js';
+import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
+import type { AttentionMode } from '../../../compressor/QuestionPass.js';
+import { calibrate, squadCalibrationPrompts } from '../../../reranker/Calibrator.js';
+import { ProfileStore } from '../../../reranker/BasinProfile.js';
+
+interface CalibrateOpts {
+  k: string;
+  n: string;
+  data: string;
+  seed: string;
+  layers?: string;
+  mode: AttentionMode;
+}
+
+const int = (v: string, name: string, min: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got ${v})`);
+  return n;
+};
+
+/** `rag calibrate`: the attention-basin profile the reorderer places blocks by. */
+export function registerCalibrateCommand(program: Command): void {
+  program
+    .command('calibrate')
+    .description(
+      'measure the attention basin of GENERATOR_MODEL: over N prompts of k SQuAD paragraphs (question from one of them, at a ' +
+        'random slot), the attention mass from the question tokens to each block slot; saved as a JSON profile under ' +
+        'DATA_DIR/profiles for (model, attention mode, template, k), which reordering then uses. NOTE: on built test models ' +
+        '(random weights, e.g. test/tiny) the profile is meaningless; the command still runs end to end.',
+    )
+    .option('--k <blocks>', 'blocks per prompt', '5')
+    .option('--n <prompts>', 'calibration prompts', '32')
+    .option('--data <file>', 'SQuAD v1.1-format JSON', path.resolve('..', 'shared', 'data', 'squad-v1.1-dev.json'))
+    .option('--seed <n>', 'seed for prompt sampling', '0')
+    .option('--layers <list>', 'comma-separated layer indices to read (default: all)')
+    .option('--mode <mode>', 'attention mode: blocks (served default) or full', 'blocks')
+    .action(async (opts: CalibrateOpts) => {
+      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new Error(`--mode must be blocks or full (got ${opts.mode})`);
+      const k = int(opts.k, 'k', 1);
+      const n = int(opts.n, 'n', 1);
+      const seed = int(opts.seed, 'seed', 0);
+      const layers = opts.layers?.split(',').map((s) => int(s.trim(), 'layers', 0));
+      const config = loadConfig();
+      const ds = await loadSquad(path.resolve(opts.data));
+      const { runner, release } = await createQuestionPass(config, opts.mode);
+      try {
+        const t0 = performance.now();
+        const profile = await calibrate(runner, squadCalibrationPrompts(ds, k, n, seed), {
+          seed,
+          layers,
+          onProgress: (done, total) => process.stderr.write(`calibration: ${done}/${total} prompts\n`),
+        });
+        const file = ProfileStore.forDataDir(config.dataDir).save(profile);
+        process.stdout.write(`${JSON.stringify({ file, model: config.GENERATOR_MODEL, ...profile, seconds: (performance.now() - t0) / 1000 })}\n`);
+      } finally {
+        await release();
+      }
+    });
+}
