@@ -7,6 +7,7 @@ import { askRouter } from './routes/ask.js';
 import { collectionsRouter } from './routes/collections.js';
 import { documentsRouter } from './routes/documents.js';
 import { jobsRouter } from './routes/jobs.js';
+import { openAiRouter } from './routes/openai.js';
 import { searchRouter } from './routes/search.js';
 
 export interface ReadinessCheck {
@@ -64,7 +65,10 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(collectionsRouter(ctx));
   api.use(jobsRouter(ctx));
   api.use(searchRouter(ctx));
-  if (parts.ask) api.use(askRouter(ctx, parts.ask));
+  if (parts.ask) {
+    api.use(askRouter(ctx, parts.ask));
+    api.use(openAiRouter(ctx, parts.ask));
+  }
   app.use('/v1', api);
 
   app.use(notFound);

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { allParagraphs, loadSquad } from '../../../eval/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { Queue } from 'bullmq';
+import OpenAI from 'openai';
 import { QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../../support/http.js';
 import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
@@ -136,6 +137,40 @@ describe('POST /v1/ask with the block-attention generator (built tiny model)', (
       expect(r.body.error.message).toMatch(field);
     }
     expect((await client.post('/v1/ask', { collection: 'nope', question: 'x' })).status).toBe(404);
+  });
+});
+
+describe('OpenAI-compatible endpoint, driven by the official openai client', () => {
+  const openai = () => new OpenAI({ apiKey: 'not-needed', baseURL: `${client.base}/v1`, maxRetries: 0 });
+  const params = { model: `rag/${C}`, messages: [{ role: 'user' as const, content: QUESTION }], max_tokens: 12, k: 3 };
+
+  it('answers the last user message like /v1/ask does', async () => {
+    const ref = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 12 });
+    const completion = await openai().chat.completions.create(params as any);
+    expect(completion.object).toBe('chat.completion');
+    expect(completion.choices[0]!.message.role).toBe('assistant');
+    expect(completion.choices[0]!.message.content).toBe(ref.body.answer);
+    expect(completion.usage!.completion_tokens).toBe(ref.body.usage.completionTokens);
+    expect((completion as any).citations).toEqual(ref.body.citations);
+  });
+
+  it('streams chunks whose deltas concatenate to the same answer', async () => {
+    const ref = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 12 });
+    const stream = await openai().chat.completions.create({ ...params, stream: true } as any);
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream as any as AsyncIterable<any>) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text).toBe(ref.body.answer);
+    expect(['stop', 'length']).toContain(finish);
+  });
+
+  it('lists collections as models and reports unknown ones as errors', async () => {
+    const models = await openai().models.list();
+    expect(models.data.map((m) => m.id)).toContain(`rag/${C}`);
+    await expect(openai().chat.completions.create({ ...params, model: 'rag/unknown-collection' } as any)).rejects.toMatchObject({ status: 404 });
   });
 });
 

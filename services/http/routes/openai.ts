@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AskService } from '../../ask/AskService.js';
+import { GeneratorUnavailableError } from '../../ask/AskService.js';
+import type { ServiceContext } from '../../context.js';
+import { HttpError, validate } from '../errors.js';
+import { CollectionName } from '../schemas.js';
+import { SseStream } from '../sse.js';
+
+const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).loose())]);
+
+const ChatBody = z
+  .object({
+    model: z.string().min(1),
+    messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: Content.nullable().optional() }).loose()).min(1),
+    stream: z.boolean().optional(),
+    max_tokens: z.number().int().min(1).max(4096).optional(),
+    max_completion_tokens: z.number().int().min(1).max(4096).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    seed: z.number().int().optional(),
+    /** Extensions: the collection to retrieve from (else taken from `model`), and how many chunks. */
+    collection: CollectionName.optional(),
+    k: z.number().int().min(1).max(50).optional(),
+  })
+  .loose();
+
+function text(content: z.infer<typeof Content> | null | undefined): string {
+  if (!content) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text ?? '').join('');
+}
+
+/** `model` names the collection: `rag/<collection>`, `rag:<collection>` or the bare collection name. */
+export function collectionFromModel(model: string): string {
+  return model.replace(/^rag[/:]/, '');
+}
+
+/**
+ * OpenAI-compatible chat completions: the last user message is the question, answered with retrieval
+ * over the collection, so existing OpenAI clients work unchanged (citations ride along as an extra field).
+ */
+export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
+  const r = Router();
+
+  r.get('/models', async (_req, res) => {
+    const cols = await ctx.store.listCollections();
+    res.json({ object: 'list', data: cols.map((c) => ({ id: `rag/${c.name}`, object: 'model', created: 0, owned_by: 'rag' })) });
+  });
+
+  r.post('/chat/completions', async (req, res) => {
+    const body = validate(ChatBody, req.body);
+    const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
+    const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);
+    if (!question.trim()) throw new HttpError(400, 'messages: needs a user message with text', 'messages');
+    if (!(await ctx.store.collectionExists(collection))) throw new HttpError(404, `collection ${collection} not found (model "${body.model}")`, 'model');
+    try {
+      ask.requireGenerator();
+    } catch (e) {
+      if (e instanceof GeneratorUnavailableError) throw new HttpError(503, e.message);
+      throw e;
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const request = {
+      collection,
+      question,
+      k: body.k ?? 5,
+      maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      temperature: body.temperature,
+      topP: body.top_p,
+      seed: body.seed,
+      signal: abort.signal,
+    };
+    const finish = (reason: string) => (reason === 'length' ? 'length' : 'stop');
+
+    if (!body.stream) {
+      const a = await ask.ask(request);
+      res.json({
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: a.answer }, finish_reason: finish(a.finishReason), logprobs: null }],
+        usage: { prompt_tokens: a.usage.promptTokens, completion_tokens: a.usage.completionTokens, total_tokens: a.usage.promptTokens + a.usage.completionTokens },
+        citations: a.citations,
+      });
+      return;
+    }
+    const sse = new SseStream(res);
+    const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) =>
+      sse.send(null, { id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }], ...extra });
+    try {
+      chunk({ role: 'assistant', content: '' }, null);
+      const a = await ask.ask(request, (e) => {
+        if (e.type === 'token') chunk({ content: e.text }, null);
+      });
+      chunk({}, finish(a.finishReason), { citations: a.citations });
+    } catch (e) {
+      sse.send(null, { error: { message: e instanceof Error ? e.message : String(e), type: 'server_error' } });
+    } finally {
+      sse.send(null, '[DONE]');
+      sse.end();
+    }
+  });
+  return r;
+}
