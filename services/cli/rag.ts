@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAskCommand } from './commands/ask.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerIngestCommand } from './commands/ingest.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('Long-context retrieval-augmented QA: ingest, ask, models, eval, bench')
     .showHelpAfterError();
   registerIngestCommand(program);
+  registerAskCommand(program);
   registerReindexCommand(program);
   registerBenchCommand(program);
   registerModelsCommands(program);

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { allParagraphs, loadSquad } from '../../../eval/squad.js';
@@ -6,7 +7,7 @@ import { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import { QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../../support/http.js';
-import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 const C = 'askc';
 let redis: Redis;
@@ -105,6 +106,17 @@ describe('POST /v1/ask with the block-attention generator (built tiny model)', (
     expect(tokens.every((e) => e.event === 'token')).toBe(true);
     expect(tokens.map((e) => e.data.text).join('')).toBe(first.answer);
     expect(events.at(-1)!.data.answer).toBe(first.answer);
+  });
+
+  it('`rag ask` streams the same answer to stdout', async () => {
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(DIST, 'services/cli/rag.js'), 'ask', QUESTION, '-c', C, '--url', client.base, '-k', '3', '--max-tokens', '12'], (err, stdout, stderr) =>
+        resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
+      );
+    });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe(`${first.answer}\n`);
+    expect(out.stderr).toMatch(/sources: .+\[\d+:\d+\]/);
   });
 
   it('`full` mode runs the exact baseline and reports it', async () => {
