@@ -37,14 +37,19 @@ export class GeneratorQuestionPass implements QuestionPassRunner {
     const blockKvs: BlockKv[] = [];
     // One at a time: a block computation already uses every core.
     for (const s of sources) blockKvs.push(await this.generator.blockKv(this.generator.render(s)));
-    const assembled = await this.generator.assemble(blockKvs);
+    return this.prepareFrom(await this.generator.assemble(blockKvs), blockKvs);
+  }
+
+  /** Wraps a context the caller already assembled (whole blocks, any order) for `ask`. */
+  prepareFrom(assembled: AssembledContext, blockKvs: BlockKv[]): GeneratorPreparedContext {
+    if (assembled.layout.length !== blockKvs.length) throw new Error(`prepareFrom: ${assembled.layout.length} assembled blocks, ${blockKvs.length} block KVs`);
     return {
       kv: assembled.kv,
       assembled,
       blockKvs,
       blocks: assembled.layout.map((l, i) => {
         const r = blockKvs[i].rendered;
-        if (l.tokenIndices.length !== r.tokens.length) throw new Error(`block ${l.chunkId}: assembled with a partial keep; prepare expects whole blocks`);
+        if (r.chunkId !== l.chunkId || l.tokenIndices.length !== r.tokens.length) throw new Error(`block ${l.chunkId}: not assembled whole from the given block KVs`);
         return { chunkId: l.chunkId, tokenIndices: range(l.start, l.end - l.start), headerLength: r.headerLength, sentences: r.sentences };
       }),
     };
