@@ -9,6 +9,7 @@ import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
 import { Sampler, type SamplingOptions } from './Sampler.js';
 import { TokenChannel } from './TokenChannel.js';
+import { layOutContiguous, overwriteRange } from './kvLayout.js';
 
 export type GeneratorMode = 'full' | 'blocks';
 
@@ -127,6 +128,8 @@ export interface GeneratorOptions {
   sharedPrefix?: boolean;
 }
 
+const RENDER_CACHE_ENTRIES = 4096;
+
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
 /** A content identity for a model directory, cheap enough for multi-GB exports. */
@@ -162,6 +165,7 @@ function stopTokenIds(model: DecoderModel): number[] {
 export class BlockAttentionGenerator {
   readonly stopIds: number[];
   private prefixPromise: Promise<{ tokens: number[]; kv: KvCache }> | null = null;
+  private readonly renderCache = new Map<string, RenderedBlock>();
 
   private constructor(
     readonly model: DecoderModel,
@@ -187,8 +191,21 @@ export class BlockAttentionGenerator {
     return this.sharedPrefix ? this.template.id : `no-prefix:${this.template.id}`;
   }
 
+  /** Renders a chunk (memoised by content: tokenising every passage again would add to every query's latency). */
   render(chunk: BlockSource): RenderedBlock {
-    return renderBlock(this.model.tokenizer, chunk);
+    const key = createHash('sha256')
+      .update(JSON.stringify([chunk.chunkId, chunk.documentId, chunk.title ?? null, chunk.start, chunk.text, chunk.sentences]))
+      .digest('hex');
+    const hit = this.renderCache.get(key);
+    if (hit) {
+      this.renderCache.delete(key);
+      this.renderCache.set(key, hit);
+      return hit;
+    }
+    const rendered = renderBlock(this.model.tokenizer, chunk);
+    this.renderCache.set(key, rendered);
+    if (this.renderCache.size > RENDER_CACHE_ENTRIES) this.renderCache.delete(this.renderCache.keys().next().value as string);
+    return rendered;
   }
 
   finalTokens(question: string): number[] {
@@ -235,34 +252,32 @@ export class BlockAttentionGenerator {
    */
   async assemble(blocks: BlockKv[], opts: AssembleOptions = {}): Promise<AssembledContext> {
     const prefix = await this.prefix();
-    const theta = this.model.config.ropeTheta;
+    const { layers, kvHeads, headDim, ropeTheta } = this.model.config;
     const k = opts.recomputeHead ?? 0;
     if (!Number.isInteger(k) || k < 0) throw new RangeError(`recomputeHead ${k} must be a non-negative integer`);
     const tokens = [...prefix.tokens];
     const layout: BlockLayout[] = [];
-    let parts: KvCache[] = prefix.kv.length > 0 ? [prefix.kv] : [];
+    const parts: KvCache[] = [prefix.kv];
     let pos = prefix.tokens.length;
     for (const [i, b] of blocks.entries()) {
       const keep = opts.keep?.[i];
       const indices = keep ? [...keep] : range(0, b.rendered.tokens.length);
-      const kept = (keep ? b.kv.select(indices) : b.kv).reencode({ start: pos }, theta);
-      const ids = indices.map((j) => b.rendered.tokens[j]);
-      const head = Math.min(k, indices.length);
-      let placed = kept;
-      if (head > 0) {
-        // The head sees the real preceding context instead of only the prefix (EPIC's fix for block boundaries).
-        const past = parts.length > 0 ? KvCache.concat(parts) : null;
-        parts = past ? [past] : [];
-        const re = await this.model.forward(ids.slice(0, head), range(pos, head), past, { logits: 'none' });
-        placed = head < indices.length ? KvCache.concat([re.present, kept.slice(head)]) : re.present;
-      }
-      parts.push(placed);
-      tokens.push(...ids);
+      parts.push(keep ? b.kv.select(indices) : b.kv);
+      tokens.push(...indices.map((j) => b.rendered.tokens[j]));
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
     }
-    const { layers, kvHeads, headDim } = this.model.config;
-    const kv = parts.length === 0 ? KvCache.empty(layers, kvHeads, headDim) : parts.length === 1 ? parts[0] : KvCache.concat(parts);
+    const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
+    if (k > 0) {
+      // The head sees the real preceding context (prefix and earlier blocks, their heads already recomputed)
+      // instead of the prefix only: EPIC's fix for the attention sink at each block boundary.
+      for (const l of layout) {
+        const head = Math.min(k, l.end - l.start);
+        if (head === 0) continue;
+        const re = await this.model.forward(tokens.slice(l.start, l.start + head), range(l.start, head), l.start > 0 ? kv.slice(0, l.start) : null, { logits: 'none' });
+        overwriteRange(kv, l.start, re.present);
+      }
+    }
     return { kv, tokens, prefixLength: prefix.tokens.length, layout };
   }
 

@@ -1,0 +1,181 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DecoderModel } from '../model/DecoderModel.js';
+import { buildTestModel } from '../model/builder/buildTestModel.js';
+import { splitSentences } from '../indexer/text/SentenceSplitter.js';
+import { BlockAttentionGenerator, modelIdentity, type GeneratorMode } from '../generator/BlockAttentionGenerator.js';
+import { KvBlockStore } from '../generator/KvBlockStore.js';
+import type { BlockSource } from '../generator/BlockRenderer.js';
+import { encodePiece } from '../generator/PromptTemplate.js';
+
+/**
+ * Time to first token of the block-attention generator against full prefill, on a real model shape
+ * (weights are random; compute cost does not depend on them). Modes: `full` (prefix cached, everything else
+ * prefilled), `blocks-warm` (all blocks in the memory tier), `blocks-disk` (memory tier empty, blocks on disk),
+ * `blocks-cold` (nothing cached: every block computed after the prefix, then assembled).
+ */
+export type TtftMode = 'full' | 'blocks-warm' | 'blocks-disk' | 'blocks-cold';
+
+export interface TtftBenchOptions {
+  /** Model folder; default models/test/smollm2-135m (built there if absent). */
+  modelDir?: string;
+  /** Folder holding pg-essays/. */
+  dataDir?: string;
+  contexts?: number[];
+  runs?: number;
+  blockTokens?: number;
+  intraOpThreads?: number;
+  log?: (msg: string) => void;
+}
+
+export interface TtftResult {
+  contextTokens: number;
+  /** Tokens of the whole prompt actually run (prefix + blocks + question block). */
+  promptTokens: number;
+  blocks: number;
+  mode: TtftMode;
+  /** Median over runs. */
+  ttftMs: number;
+  runsMs: number[];
+  /** Medians of the stages before the first token: block fetch/compute + assembly, and the question pass. */
+  assembleMs: number;
+  questionPrefillMs: number;
+}
+
+export interface TtftReport {
+  model: string;
+  runs: number;
+  threads: number;
+  blockTokens: number;
+  questionTokens: number;
+  results: TtftResult[];
+  /** Per context: each blocks mode's median TTFT / full's. */
+  ratios: { contextTokens: number; warm: number; disk: number; cold: number }[];
+}
+
+// 29 tokens with the test models' tokenizer (the final block adds the template's question label and answer cue).
+const QUESTION = 'What does the author say is the main reason startups fail, and what should founders do?';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Sentence-aligned chunks of about `blockTokens` tokens from the essays, in file order. */
+function essayChunks(dataDir: string, model: DecoderModel, blockTokens: number, needTokens: number): BlockSource[] {
+  const dir = path.join(dataDir, 'pg-essays');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt') && !f.startsWith('LICENSE')).sort();
+  const chunks: BlockSource[] = [];
+  let total = 0;
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(dir, file), 'utf8');
+    const sentences = splitSentences(text);
+    let group: { start: number; end: number }[] = [];
+    let tokens = 0;
+    const emit = (): void => {
+      if (group.length === 0) return;
+      const start = group[0].start;
+      const end = group[group.length - 1].end;
+      chunks.push({ chunkId: `${file}#${chunks.length}`, documentId: file, title: file.replace(/\.txt$/, ''), text: text.slice(start, end), start, sentences: group });
+      total += tokens;
+      group = [];
+      tokens = 0;
+    };
+    for (const s of sentences) {
+      const n = encodePiece(model.tokenizer, text.slice(s.start, s.end)).length;
+      if (tokens > 0 && tokens + n > blockTokens) emit();
+      group.push(s);
+      tokens += n;
+    }
+    emit();
+    if (total >= needTokens) break;
+  }
+  return chunks;
+}
+
+export async function runTtftBench(opts: TtftBenchOptions = {}): Promise<TtftReport> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const modelDir = path.resolve(opts.modelDir ?? path.join('models', 'test', 'smollm2-135m'));
+  if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
+    log(`building the smollm2-135m test model in ${modelDir}`);
+    buildTestModel('smollm2-135m', modelDir);
+  }
+  const contexts = opts.contexts ?? [1024, 2048, 4096, 8192];
+  const runs = opts.runs ?? 3;
+  const blockTokens = opts.blockTokens ?? 200;
+  const threads = opts.intraOpThreads ?? 0;
+  const model = await DecoderModel.load(modelDir, { intraOpThreads: threads });
+  const modelId = modelIdentity(model);
+  const { layers, kvHeads, headDim } = model.config;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ttft-'));
+  const newGenerator = (): BlockAttentionGenerator => {
+    fs.rmSync(work, { recursive: true, force: true });
+    const store = new KvBlockStore({ modelId, shape: { layers, kvHeads, headDim }, memoryBytes: 8 * 2 ** 30, dir: work, diskBytes: 32 * 2 ** 30 });
+    return BlockAttentionGenerator.create(model, { store, modelId });
+  };
+  const probe = newGenerator();
+  const prefixTokens = (await probe.prefix()).tokens.length;
+  const questionTokens = probe.finalTokens(QUESTION).length;
+  const all = essayChunks(opts.dataDir ?? path.resolve('..', 'shared', 'data'), model, blockTokens, Math.max(...contexts) + blockTokens * 2);
+  const rendered = all.map((c) => probe.render(c).tokens.length);
+
+  const results: TtftResult[] = [];
+  try {
+    for (const contextTokens of contexts) {
+      // As many blocks as fit with the prefix and the question block in the context.
+      let used = prefixTokens + questionTokens;
+      let n = 0;
+      while (n < all.length && used + rendered[n] <= contextTokens) used += rendered[n++];
+      const chunks = all.slice(0, n);
+      const times: Record<TtftMode, number[]> = { full: [], 'blocks-warm': [], 'blocks-disk': [], 'blocks-cold': [] };
+      const stages: Record<TtftMode, { assembleMs: number[]; questionPrefillMs: number[] }> = {
+        full: { assembleMs: [], questionPrefillMs: [] },
+        'blocks-warm': { assembleMs: [], questionPrefillMs: [] },
+        'blocks-disk': { assembleMs: [], questionPrefillMs: [] },
+        'blocks-cold': { assembleMs: [], questionPrefillMs: [] },
+      };
+      const modeOf = { memory: 'blocks-warm', disk: 'blocks-disk', computed: 'blocks-cold', full: 'full' } as const;
+      const ttft = async (gen: BlockAttentionGenerator, mode: GeneratorMode, expect: 'memory' | 'disk' | 'computed' | null): Promise<number> => {
+        const r = await gen.answer({ question: QUESTION, chunks, mode, sampling: { maxTokens: 1 } }).result;
+        const c = r.cache;
+        const ok = expect === null || (expect === 'computed' ? c.misses === n : c.hits[expect] === n);
+        if (!ok) throw new Error(`expected every block from ${expect}, got ${JSON.stringify(c)}`);
+        if (r.usage.promptTokens !== used) throw new Error(`prompt of ${r.usage.promptTokens} tokens, expected ${used}`);
+        const st = stages[modeOf[expect ?? 'full']];
+        st.assembleMs.push(r.timings.assembleMs);
+        st.questionPrefillMs.push(r.timings.questionPrefillMs);
+        return r.timings.firstTokenMs as number;
+      };
+      for (let run = 0; run < runs; run++) {
+        const gen = newGenerator();
+        await gen.prefix(); // computed once per model + template in a running service
+        times['blocks-cold'].push(await ttft(gen, 'blocks', 'computed'));
+        await gen.store.flush();
+        gen.store.clearMemory();
+        times['blocks-disk'].push(await ttft(gen, 'blocks', 'disk'));
+        times['blocks-warm'].push(await ttft(gen, 'blocks', 'memory'));
+        times.full.push(await ttft(gen, 'full', null));
+        log(`context ${contextTokens} (${used} tokens, ${n} blocks) run ${run + 1}/${runs}: ${Object.entries(times).map(([m, t]) => `${m} ${t[t.length - 1].toFixed(1)} ms`).join(', ')}`);
+      }
+      for (const mode of ['full', 'blocks-warm', 'blocks-disk', 'blocks-cold'] as TtftMode[]) {
+        results.push({ contextTokens, promptTokens: used, blocks: n, mode, ttftMs: median(times[mode]), runsMs: times[mode], assembleMs: median(stages[mode].assembleMs), questionPrefillMs: median(stages[mode].questionPrefillMs) });
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    await model.release();
+  }
+  const ratios = contexts.map((contextTokens) => {
+    const m = (mode: TtftMode): number => (results.find((r) => r.contextTokens === contextTokens && r.mode === mode) as TtftResult).ttftMs;
+    return { contextTokens, warm: m('blocks-warm') / m('full'), disk: m('blocks-disk') / m('full'), cold: m('blocks-cold') / m('full') };
+  });
+  return { model: path.basename(modelDir), runs, threads, blockTokens, questionTokens, results, ratios };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const contexts = process.argv[2] ? process.argv[2].split(',').map(Number) : undefined;
+  const runs = process.argv[3] ? Number(process.argv[3]) : undefined;
+  runTtftBench({ contexts, runs }).then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
+}

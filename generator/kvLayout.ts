@@ -1,0 +1,55 @@
+import { KvCache } from '../model/kv/KvCache.js';
+import { ropeInverseFrequencies, rotateHeadByTable, rotationTable } from '../model/kv/rope.js';
+
+/**
+ * Lays caches out one after another at contiguous positions from 0, rotating each key straight into the output
+ * (one copy of the data instead of re-encode + concat: assembly time is most of the time to first token when
+ * every block is cached). Same rotations as KvCache.reencodeTo, so the result is bit-identical to
+ * `KvCache.concat(parts.map((p, i) => p.reencode({start: offset_i})))`.
+ */
+export function layOutContiguous(parts: KvCache[], layers: number, kvHeads: number, headDim: number, ropeTheta: number): KvCache {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const D = headDim;
+  const out = Array.from({ length: layers }, () => ({ key: new Float32Array(kvHeads * total * D), value: new Float32Array(kvHeads * total * D) }));
+  const invFreq = ropeInverseFrequencies(headDim, ropeTheta);
+  let start = 0;
+  for (const p of parts) {
+    const L = p.length;
+    if (L === 0) continue;
+    if (p.layerCount !== layers || p.kvHeads !== kvHeads || p.headDim !== headDim) {
+      throw new Error(`layOutContiguous: cache shape ${p.layerCount}x${p.kvHeads}x${p.headDim}, expected ${layers}x${kvHeads}x${headDim}`);
+    }
+    const table = rotationTable(
+      Float64Array.from({ length: L }, (_, t) => start + t - p.positions[t]),
+      invFreq,
+    );
+    for (let l = 0; l < layers; l++) {
+      const src = p.layers[l];
+      for (let h = 0; h < kvHeads; h++) {
+        const at = (h * total + start) * D;
+        out[l].key.set(src.key.subarray(h * L * D, (h + 1) * L * D), at);
+        rotateHeadByTable(out[l].key, at, L, table);
+        out[l].value.set(src.value.subarray(h * L * D, (h + 1) * L * D), at);
+      }
+    }
+    start += L;
+  }
+  return new KvCache(out, kvHeads, headDim, Int32Array.from({ length: total }, (_, i) => i));
+}
+
+/** Overwrites tokens [start, start + part.length) of `target` with `part` (same positions expected). Mutates target. */
+export function overwriteRange(target: KvCache, start: number, part: KvCache): void {
+  const D = target.headDim;
+  const total = target.length;
+  const L = part.length;
+  if (start < 0 || start + L > total) throw new RangeError(`overwriteRange: [${start}, ${start + L}) outside [0, ${total})`);
+  for (let t = 0; t < L; t++) {
+    if (part.positions[t] !== target.positions[start + t]) throw new Error(`overwriteRange: token ${t} at position ${part.positions[t]}, slot is ${target.positions[start + t]}`);
+  }
+  for (let l = 0; l < target.layerCount; l++) {
+    for (let h = 0; h < target.kvHeads; h++) {
+      target.layers[l].key.set(part.layers[l].key.subarray(h * L * D, (h + 1) * L * D), (h * total + start) * D);
+      target.layers[l].value.set(part.layers[l].value.subarray(h * L * D, (h + 1) * L * D), (h * total + start) * D);
+    }
+  }
+}

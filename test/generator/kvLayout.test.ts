@@ -1,0 +1,54 @@
+import { KvCache } from '../../model/kv/KvCache.js';
+import { layOutContiguous, overwriteRange } from '../../generator/kvLayout.js';
+
+const cache = (layers: number, kvHeads: number, D: number, positions: number[], seed: number): KvCache =>
+  new KvCache(
+    Array.from({ length: layers }, (_, l) => ({
+      key: Float32Array.from({ length: kvHeads * positions.length * D }, (_, i) => Math.sin(seed * 31 + l * 7 + i * 0.61) * 3),
+      value: Float32Array.from({ length: kvHeads * positions.length * D }, (_, i) => Math.cos(seed * 17 + l * 5 + i * 0.29)),
+    })),
+    kvHeads,
+    D,
+    Int32Array.from(positions),
+  );
+
+describe('layOutContiguous / overwriteRange', () => {
+  it('is bit-identical to re-encode each part to its slot, then concat', () => {
+    const theta = 1e4;
+    const parts = [
+      cache(3, 2, 8, [0, 1, 2, 3], 1), // a prefix: already in place
+      cache(3, 2, 8, [4, 5, 6], 2), // a block computed after the prefix
+      cache(3, 2, 8, [4, 5, 6, 7, 8], 3),
+      cache(3, 2, 8, [4, 9, 12], 4), // a block after `select` (gaps)
+    ];
+    const got = layOutContiguous(parts, 3, 2, 8, theta);
+    let start = 0;
+    const expected = KvCache.concat(
+      parts.map((p) => {
+        const r = p.reencode({ start }, theta);
+        start += p.length;
+        return r;
+      }),
+    );
+    expect(Array.from(got.positions)).toEqual(Array.from(expected.positions));
+    for (let l = 0; l < 3; l++) {
+      expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
+      expect(Buffer.from(got.layers[l].value.buffer).equals(Buffer.from(expected.layers[l].value.buffer))).toBe(true);
+    }
+    // Not a plain concat: moved blocks were rotated.
+    const plain = KvCache.concat(parts);
+    expect(Buffer.from(got.layers[0].key.buffer).equals(Buffer.from(plain.layers[0].key.buffer))).toBe(false);
+  });
+
+  it('overwriteRange replaces exactly one token range in every layer and head', () => {
+    const target = layOutContiguous([cache(2, 2, 4, [0, 1, 2, 3, 4, 5], 5)], 2, 2, 4, 1e4);
+    const before = target.slice(0, 6);
+    const part = cache(2, 2, 4, [2, 3], 9);
+    overwriteRange(target, 2, part);
+    const mid = target.slice(2, 4);
+    expect(Array.from(mid.layers[1].key)).toEqual(Array.from(part.layers[1].key));
+    expect(Array.from(target.slice(0, 2).layers[1].value)).toEqual(Array.from(before.slice(0, 2).layers[1].value));
+    expect(Array.from(target.slice(4, 6).layers[0].key)).toEqual(Array.from(before.slice(4, 6).layers[0].key));
+    expect(() => overwriteRange(target, 3, part)).toThrow(/position/);
+  });
+});
