@@ -10,11 +10,16 @@ export interface AnalyzerOptions {
   stopwords?: boolean;
   /** Porter stemming (default true). */
   stem?: boolean;
+  /** Also emit adjacent-term pairs ("denver bronco"), so shared phrases outscore scattered words (default false). */
+  bigrams?: boolean;
 }
 
 export type AnalyzerConfig = Required<AnalyzerOptions>;
 
-/** English stopwords (the Snowball list, plus contraction stems left after tokenising on apostrophes). */
+/**
+ * English stopwords: the Snowball list, plus contraction stems left after tokenising on apostrophes
+ * ("doesn", "isn", ...), except those that are also words ("won", "don", "haven").
+ */
 export const ENGLISH_STOPWORDS: ReadonlySet<string> = new Set(
   (
     'a about above after again against all am an and any are as at be because been before being below between both ' +
@@ -23,7 +28,7 @@ export const ENGLISH_STOPWORDS: ReadonlySet<string> = new Set(
     'once only or other ought our ours ourselves out over own same she should so some such than that the their theirs ' +
     'them themselves then there these they this those through to too under until up very was we were what when where ' +
     'which while who whom why will with would you your yours yourself yourselves ' +
-    's t d ll m re ve don doesn didn isn aren wasn weren hasn haven hadn won wouldn shouldn couldn mustn can cannot'
+    's t d ll m re ve doesn didn isn aren wasn weren hasn hadn wouldn shouldn couldn mustn cannot'
   ).split(/\s+/),
 );
 
@@ -39,7 +44,7 @@ export class Analyzer {
   private readonly stemCache = new Map<string, string>();
 
   constructor(options: AnalyzerOptions = {}) {
-    this.config = { stopwords: options.stopwords ?? true, stem: options.stem ?? true };
+    this.config = { stopwords: options.stopwords ?? true, stem: options.stem ?? true, bigrams: options.bigrams ?? false };
   }
 
   /** Index terms of `text`, in order, repeats kept (term frequency matters). */
@@ -55,6 +60,11 @@ export class Analyzer {
       if (this.config.stopwords && ENGLISH_STOPWORDS.has(t)) continue;
       if (this.config.stem) t = this.stem(t);
       out.push(t);
+    }
+    if (this.config.bigrams) {
+      // Pairs of terms adjacent after stopword removal; a space cannot occur inside a unigram, so no collisions.
+      const n = out.length;
+      for (let i = 0; i + 1 < n; i++) out.push(`${out[i]} ${out[i + 1]}`);
     }
     return out;
   }

@@ -65,10 +65,14 @@ export class Bm25Index {
     return this.docs.has(id);
   }
 
-  /** Index a document; throws if the id is present (remove it first to replace). */
-  add(id: string, text: string): void {
+  /**
+   * Index a document; throws if the id is present (remove it first to replace). A title, when
+   * given, is indexed with the text: questions often name the topic the passage never repeats.
+   */
+  add(id: string, text: string, title?: string): void {
     const tf = new Map<string, number>();
-    for (const t of this.analyzer.terms(text)) tf.set(t, (tf.get(t) ?? 0) + 1);
+    const terms = title ? [this.analyzer.terms(title), this.analyzer.terms(text)] : [this.analyzer.terms(text)];
+    for (const t of terms.flat()) tf.set(t, (tf.get(t) ?? 0) + 1);
     this.insert(id, tf);
   }
 

@@ -23,6 +23,14 @@ describe('Analyzer', () => {
       'cafe', 'owner', 'run', '1000', 'test', '3.5', 'ghz', '1970',
     ]);
     expect(new Analyzer({ stem: false, stopwords: false }).terms('The running dogs')).toEqual(['the', 'running', 'dogs']);
+    // Contraction leftovers go, but not when they are real words.
+    expect(new Analyzer().terms("Who won? It doesn't matter, Don.")).toEqual(['won', 'matter', 'don']);
+  });
+
+  test('optional bigrams pair terms adjacent after stopword removal', () => {
+    expect(new Analyzer({ bigrams: true }).terms('The Denver Broncos won the game')).toEqual([
+      'denver', 'bronco', 'won', 'game', 'denver bronco', 'bronco won', 'won game',
+    ]);
   });
 });
 
@@ -41,6 +49,23 @@ describe('Bm25Index', () => {
     expect(index.search('cat dog', 2).map((h) => h.id)).toEqual(['d2', 'd3']);
     expect(index.search('unknownword', 5)).toEqual([]);
     expect(index.idf('bird')).toBeCloseTo(Math.log(8 / 3), 14);
+  });
+
+  test('a title is indexed with the text, without pairing across the two under bigrams', () => {
+    const titled = new Bm25Index();
+    const joined = new Bm25Index();
+    for (const [id, text] of FIXTURE) {
+      titled.add(id, text, `Topic ${id}`);
+      joined.add(id, `Topic ${id}\n${text}`);
+    }
+    for (const q of ['topic d2', 'cat topic', 'bird']) expect(titled.search(q, 3)).toEqual(joined.search(q, 3));
+    expect(titled.search('d3', 1)[0].id).toBe('d3');
+    const bi = new Bm25Index({ analyzer: { bigrams: true } });
+    bi.add('x', 'cat sat', 'Zebra');
+    expect(bi.scoreAll('zebra cat').get('x')).toBeGreaterThan(0);
+    const terms = bi.toJSON().terms;
+    expect(terms).toContain('cat sat');
+    expect(terms).not.toContain('zebra cat');
   });
 
   test('k1 and b are configurable (b = 0 ignores length)', () => {
@@ -87,7 +112,7 @@ describe('Bm25Index', () => {
     expect(json.terms.filter((t: string) => t === 'cat')).toHaveLength(1);
     const back = Bm25Index.fromJSON(json);
     expect(back.params).toEqual({ k1: 0.9, b: 0.4 });
-    expect(back.analyzer.config).toEqual({ stopwords: true, stem: false });
+    expect(back.analyzer.config).toEqual({ stopwords: true, stem: false, bigrams: false });
     expect(back.size).toBe(3);
     for (const q of ['cat dog', 'bird', 'mat sat']) expect(back.search(q, 3)).toEqual(index.search(q, 3));
     // Still incremental after loading.
