@@ -63,6 +63,15 @@ interface FileHeader {
 
 class CorruptBlockError extends Error {}
 
+export class Fp16RangeError extends Error {
+  override name = 'Fp16RangeError';
+}
+
+function hasInfinity(half: Uint16Array, source: Float32Array): boolean {
+  for (let i = 0; i < half.length; i++) if ((half[i] & 0x7fff) === 0x7c00 && Number.isFinite(source[i])) return true;
+  return false;
+}
+
 /** Content address of a block: model, the context it continues (template + prefix) and its tokens. */
 export function blockKey(modelId: string, contextId: string, tokens: ArrayLike<number>): string {
   const h = createHash('sha256');
@@ -242,6 +251,10 @@ export class KvBlockStore {
     fixed.writeUInt32LE(VERSION, 8);
     fixed.writeUInt32LE(headerBytes.length, 12);
     const half = kv.toFp16();
+    for (const [i, l] of half.layers.entries()) {
+      // A finite value beyond fp16's range would come back as infinity and poison attention: keep such blocks off disk.
+      if (hasInfinity(l.key, kv.layers[i].key) || hasInfinity(l.value, kv.layers[i].value)) throw new Fp16RangeError(`layer ${i} has values outside the fp16 range`);
+    }
     const parts: Buffer[] = [fixed, headerBytes, Buffer.from(half.positions.buffer, half.positions.byteOffset, half.positions.byteLength)];
     for (const l of half.layers) {
       parts.push(Buffer.from(l.key.buffer, l.key.byteOffset, l.key.byteLength), Buffer.from(l.value.buffer, l.value.byteOffset, l.value.byteLength));
@@ -319,8 +332,8 @@ export class KvBlockStore {
   private async writeDisk(key: string, kv: KvCache): Promise<void> {
     const file = this.filePath(key);
     const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const data = this.encode(key, kv);
     try {
+      const data = this.encode(key, kv);
       const fh = await fs.promises.open(tmp, 'w');
       try {
         await fh.writeFile(data);

@@ -184,6 +184,21 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
     expect(fs.existsSync(s.filePath('d2'))).toBe(true);
   });
 
+  it('a block with values beyond the fp16 range stays in memory and is never written to disk', async () => {
+    const big = new KvCache(
+      blocks[0].layers.map((l, i) => ({ key: i === 1 ? l.key.map((v, j) => (j === 5 ? 1e6 : v)) : l.key, value: l.value })),
+      blocks[0].kvHeads,
+      blocks[0].headDim,
+      blocks[0].positions,
+    );
+    const s = store();
+    await expect(s.put('big', big)).rejects.toThrow(/fp16 range/);
+    expect(fs.existsSync(s.filePath('big'))).toBe(false);
+    expect(s.stats().disk.writeErrors).toBe(1);
+    expect((await s.get('big'))?.source).toBe('memory');
+    expect(fs.readdirSync(path.join(work, 'kv'))).toEqual([]);
+  });
+
   it('getOrCompute is single-flight per key and counts tiers', async () => {
     const s = store();
     let calls = 0;
