@@ -32,4 +32,38 @@ describe('EmbedderThread', () => {
     }
     await expect(thread.embed(['after close'])).rejects.toThrow(/closed|exited/);
   });
+
+  test('keeps the event loop responsive while embedding, unlike in-thread embedding', async () => {
+    const { sentences } = await squadSample(48, 0);
+    // Longest sentences first: a fraction of a second of model work in either place.
+    const texts = [...sentences].sort((a, b) => b.length - a.length).slice(0, 12);
+    const thread = await EmbedderThread.start(config);
+    const local = await UseLiteEmbedder.create();
+    try {
+      const inThread = await longestTimerGap(() => local.embed(texts));
+      const offThread = await longestTimerGap(() => thread.embed(texts));
+      // In-thread, the timer cannot fire until the model is done; off-thread it keeps ticking.
+      expect(inThread.gapMs).toBeGreaterThan(0.8 * inThread.durationMs);
+      expect(offThread.gapMs).toBeLessThan(250);
+    } finally {
+      await thread.close();
+      await local.close();
+    }
+  });
 });
+
+/** Longest interval between ticks of a 5 ms timer while `work` runs, and how long it ran. */
+async function longestTimerGap(work: () => Promise<unknown>): Promise<{ gapMs: number; durationMs: number }> {
+  const start = performance.now();
+  let last = start;
+  let gap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gap = Math.max(gap, now - last);
+    last = now;
+  }, 5);
+  await work();
+  const end = performance.now();
+  clearInterval(timer);
+  return { gapMs: Math.max(gap, end - last), durationMs: end - start };
+}
