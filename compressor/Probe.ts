@@ -49,6 +49,21 @@ function describe(t: ProbeTarget): string {
   return `model "${t.modelId}", attention mode "${t.attentionMode}", template "${t.templateId}", features ${t.layout.layers} layers x ${t.layout.heads} heads`;
 }
 
+function assertTarget(p: ProbeTarget, expect: ProbeTarget, source: string): void {
+  const same =
+    p.modelId === expect.modelId &&
+    p.attentionMode === expect.attentionMode &&
+    p.templateId === expect.templateId &&
+    p.layout.layers === expect.layout.layers &&
+    p.layout.heads === expect.layout.heads;
+  if (!same) {
+    throw new ProbeMismatchError(
+      `${source} was trained for ${describe(p)}, but serving uses ${describe(expect)}; ` +
+        'train a probe for this setup with `rag probe train` (or remove the probe to fall back to raw attention scores)',
+    );
+  }
+}
+
 export class Probe {
   private constructor(readonly json: ProbeJson) {}
 
@@ -65,20 +80,7 @@ export class Probe {
     if (p.mean.length !== d || p.scale.length !== d || p.coef.length !== d) {
       throw new Error(`${source}: layout ${p.layout.layers}x${p.layout.heads} needs ${d} values, got mean/scale/coef ${p.mean.length}/${p.scale.length}/${p.coef.length}`);
     }
-    if (expect) {
-      const same =
-        p.modelId === expect.modelId &&
-        p.attentionMode === expect.attentionMode &&
-        p.templateId === expect.templateId &&
-        p.layout.layers === expect.layout.layers &&
-        p.layout.heads === expect.layout.heads;
-      if (!same) {
-        throw new ProbeMismatchError(
-          `${source} was trained for ${describe(p)}, but serving uses ${describe(expect)}; ` +
-            'train a probe for this setup with `rag probe train` (or remove the probe to fall back to raw attention scores)',
-        );
-      }
-    }
+    if (expect) assertTarget(p, expect, source);
     return new Probe(p);
   }
 
@@ -90,6 +92,11 @@ export class Probe {
       throw new Error(`probe ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
     return Probe.fromJSON(raw, expect, `probe ${file}`);
+  }
+
+  /** Throws ProbeMismatchError unless the probe was trained for `expect`. */
+  assertFits(expect: ProbeTarget): void {
+    assertTarget(this.json, expect, 'probe');
   }
 
   get target(): ProbeTarget {

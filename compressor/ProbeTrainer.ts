@@ -121,10 +121,21 @@ export function fitLogistic(X: ArrayLike<number>[], y: ArrayLike<number>, C: num
       if (fNext <= f - 1e-4 * t * slope) break;
       t /= 2;
     }
-    if (!(fNext <= f)) break; // no further decrease in floating point: at the optimum
+    if (!(fNext < f)) break; // no further decrease in floating point: at the optimum
     theta.set(next);
     z = zNext;
     f = fNext;
+    // Converged in parameter space (the gradient can stall just above `tolerance` in floating point).
+    let stepMax = 0;
+    let thetaMax = 0;
+    for (let j = 0; j < p1; j++) {
+      stepMax = Math.max(stepMax, Math.abs(t * step[j]));
+      thetaMax = Math.max(thetaMax, Math.abs(theta[j]));
+    }
+    if (stepMax <= 1e-12 * (1 + thetaMax)) {
+      it++;
+      break;
+    }
   }
   return { coef: theta.slice(0, d), intercept: theta[d], iterations: it, gradientNorm: gradNorm };
 }

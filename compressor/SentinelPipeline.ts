@@ -66,6 +66,7 @@ export async function prepareAnswerContext(generator: BlockAttentionGenerator, r
   if (req.method === 'raw' || req.method === 'probe') {
     if (req.method === 'probe' && !req.probe) throw new Error('compression method "probe" needs a trained probe (rag probe train)');
     const runner = new GeneratorQuestionPass(generator);
+    if (req.method === 'probe') req.probe!.assertFits({ modelId: runner.modelId, attentionMode: runner.attentionMode, templateId: runner.templateId, layout: runner.layout });
     const ctx = runner.prepareFrom(await generator.assemble(blockKvs), blockKvs);
     scores = scoreSentences(await runner.ask(ctx, req.question), req.method === 'probe' ? req.probe : null);
   } else if (req.method === 'bm25') {

@@ -3,7 +3,7 @@ import { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator
 import type { BlockSource } from '../../generator/BlockRenderer.js';
 import { splitSentences } from '../../indexer/text/SentenceSplitter.js';
 import { prepareAnswerContext } from '../../compressor/SentinelPipeline.js';
-import { Probe } from '../../compressor/Probe.js';
+import { Probe, ProbeMismatchError } from '../../compressor/Probe.js';
 import { buildTempModel, removeTempModel } from '../support/tempModel.js';
 
 const TEXTS = [
@@ -41,6 +41,24 @@ describe('prepareAnswerContext (compress + reorder + assemble) on tiny', () => {
     expect(out.assembled.layout.map((l) => l.chunkId)).toEqual(['c0', 'c2', 'c4', 'c3', 'c1']);
     expect(out.tokens.after).toBe(out.tokens.before);
     expect(out.cache.computed).toBe(5);
+  });
+
+  it('refuses a probe trained for another model', async () => {
+    const d = model.config.layers * model.config.heads;
+    const other = Probe.create({
+      modelId: 'another-model',
+      attentionMode: 'blocks',
+      templateId: gen.template.id,
+      layout: { layers: model.config.layers, heads: model.config.heads },
+      mean: new Array(d).fill(0),
+      scale: new Array(d).fill(1),
+      coef: new Array(d).fill(0),
+      intercept: 0,
+      C: 1,
+      cv: [],
+      trainedOn: { examples: 0, positives: 0, negatives: 0 },
+    });
+    await expect(prepareAnswerContext(gen, { question: 'q?', chunks, method: 'probe', budget: { keepRatio: 0.5 }, probe: other })).rejects.toThrow(ProbeMismatchError);
   });
 
   for (const method of ['raw', 'bm25', 'probe'] as const) {
