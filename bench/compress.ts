@@ -180,7 +180,7 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
           const { blocks, assembled } = await fetchAndAssemble(n);
           const ctx = runner.prepareFrom(assembled, blocks);
           const p0 = performance.now();
-          const probed = await runner.ask(ctx, QUESTION);
+          const probed = await runner.ask(ctx, QUESTION, { rows: 'last' });
           const p1 = performance.now();
           const scores = blockSentenceFeatures(probed).map((block) => block.map((f) => probe.score(f)));
           const plan = planCompression(ctx.blocks, scores, { keepRatio });

@@ -55,15 +55,31 @@ export class GeneratorQuestionPass implements QuestionPassRunner {
     };
   }
 
-  async ask(context: PreparedContext, question: string): Promise<GeneratorProbedPass> {
+  /**
+   * `rows: 'all'` taps the attention of every final-block token (calibration reads all question rows);
+   * `rows: 'last'` runs the final block minus its last token untapped, then the last token alone with taps:
+   * same result for the last row (what sentence features read) while the attention copied out shrinks from
+   * layers x heads x S x T to layers x heads x T.
+   */
+  async ask(context: PreparedContext, question: string, opts: { rows?: 'all' | 'last' } = {}): Promise<GeneratorProbedPass> {
     const ctx = context as GeneratorPreparedContext;
     if (!ctx.assembled) throw new Error('GeneratorQuestionPass.ask needs a context from its own prepare()');
-    const pass = await this.generator.questionPass(ctx.assembled, this.generator.finalTokens(question), { attentions: true });
+    const final = this.generator.finalTokens(question);
+    let pass: QuestionPassResult;
+    if ((opts.rows ?? 'all') === 'last' && final.length > 1) {
+      const head = await this.generator.questionPass(ctx.assembled, final.slice(0, -1));
+      const last = await this.generator.questionPass({ ...ctx.assembled, kv: head.cache }, final.slice(-1), { attentions: true });
+      // Present it as one pass over the whole final block (decoding continues from last.cache).
+      pass = { ...last, context: ctx.assembled, tokens: final, start: head.start, kv: last.cache.slice(head.start) };
+    } else {
+      pass = await this.generator.questionPass(ctx.assembled, final, { attentions: true });
+    }
     if (!pass.attentions) throw new Error('question pass returned no attentions');
+    const rows = pass.attentions[0].length / (this.layout.heads * (pass.start + pass.tokens.length));
     return {
       attentions: pass.attentions,
       heads: this.layout.heads,
-      queryLength: pass.tokens.length,
+      queryLength: rows,
       keyLength: pass.start + pass.tokens.length,
       context: ctx,
       contextColumns: ctx.blocks.flatMap((b) => b.tokenIndices as number[]),

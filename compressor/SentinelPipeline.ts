@@ -68,7 +68,7 @@ export async function prepareAnswerContext(generator: BlockAttentionGenerator, r
     const runner = new GeneratorQuestionPass(generator);
     if (req.method === 'probe') req.probe!.assertFits({ modelId: runner.modelId, attentionMode: runner.attentionMode, templateId: runner.templateId, layout: runner.layout });
     const ctx = runner.prepareFrom(await generator.assemble(blockKvs), blockKvs);
-    scores = scoreSentences(await runner.ask(ctx, req.question), req.method === 'probe' ? req.probe : null);
+    scores = scoreSentences(await runner.ask(ctx, req.question, { rows: 'last' }), req.method === 'probe' ? req.probe : null);
   } else if (req.method === 'bm25') {
     // One BM25 collection over all sentences, so scores compare across blocks.
     const texts = req.chunks.flatMap((c) => c.sentences.map((s) => c.text.slice(s.start - c.start, s.end - c.start)));

@@ -41,6 +41,16 @@ describe('compressor on the generator (blocks mode)', () => {
     let diff = 0;
     a.forEach((block, bi) => block.forEach((f, si) => f.forEach((v, k) => (diff = Math.max(diff, Math.abs(v - b[bi][si][k]))))));
     expect(diff).toBeLessThanOrEqual(1e-6);
+
+    // Tapping only the last row (final block minus one token untapped, then the last token) reads the same features.
+    const lastOnly = await viaGen.ask(await viaGen.prepare([0, 1, 2].map(source)), q, { rows: 'last' });
+    expect(lastOnly.queryLength).toBe(1);
+    expect(lastOnly.keyLength).toBe(lastOnly.pass.start + lastOnly.pass.tokens.length);
+    const c = blockSentenceFeatures(lastOnly);
+    let diffLast = 0;
+    a.forEach((block, bi) => block.forEach((f, si) => f.forEach((v, k) => (diffLast = Math.max(diffLast, Math.abs(v - c[bi][si][k]))))));
+    expect(diffLast).toBeLessThanOrEqual(1e-6);
+    expect(lastOnly.pass.cache.length).toBe(lastOnly.keyLength);
   });
 
   it('KV-space compression equals the generator assembling only the kept tokens', async () => {
