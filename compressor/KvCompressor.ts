@@ -101,7 +101,7 @@ export interface TextBlock {
   text: string;
   /** Document offset of `text`. */
   start: number;
-  sentences: readonly { start: number; end: number }[];
+  sentences: { start: number; end: number }[];
 }
 
 export interface TextPiece {
