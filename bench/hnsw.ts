@@ -2,9 +2,9 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import hnswlib from 'hnswlib-node';
 import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
 import { UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
-import hnswlib from 'hnswlib-node';
 import { DEFAULT_HNSW_PARAMS, VectorIndex } from '../retriever/VectorIndex.js';
 import { hnswBenchVectors, squadSentences } from './hnswVectors.js';
 
@@ -258,7 +258,8 @@ function perturbedCorpus(real: Float32Array[], scale: number, noise: number, rng
   return out;
 }
 
-async function embedderThroughput(squadFile: string, sample: number): Promise<NonNullable<HnswBenchResult['embedder']>> {
+/** USE-lite's raw texts/s on evenly spaced samples of each kind (one warm-up call first). */
+export async function embedderThroughput(squadFile: string, sample: number): Promise<NonNullable<HnswBenchResult['embedder']>> {
   const ds = await loadSquad(squadFile);
   const pick = (xs: string[]) => {
     const step = Math.max(1, Math.floor(xs.length / sample));
