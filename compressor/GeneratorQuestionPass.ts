@@ -1,6 +1,6 @@
 import type { AssembledContext, BlockAttentionGenerator, BlockKv, QuestionPassResult } from '../generator/BlockAttentionGenerator.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
-import type { PreparedContext, ProbedPass, QuestionPassRunner } from './QuestionPass.js';
+import type { AskOptions, PreparedContext, ProbedPass, QuestionPassRunner } from './QuestionPass.js';
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
@@ -57,16 +57,16 @@ export class GeneratorQuestionPass implements QuestionPassRunner {
 
   /**
    * `rows: 'all'` taps the attention of every final-block token (calibration reads all question rows);
-   * `rows: 'last'` runs the final block minus its last token untapped, then the last token alone with taps:
+   * `rows: 'last'` (default) runs the final block minus its last token untapped, then the last token alone with taps:
    * same result for the last row (what sentence features read) while the attention copied out shrinks from
    * layers x heads x S x T to layers x heads x T.
    */
-  async ask(context: PreparedContext, question: string, opts: { rows?: 'all' | 'last' } = {}): Promise<GeneratorProbedPass> {
+  async ask(context: PreparedContext, question: string, opts: AskOptions = {}): Promise<GeneratorProbedPass> {
     const ctx = context as GeneratorPreparedContext;
     if (!ctx.assembled) throw new Error('GeneratorQuestionPass.ask needs a context from its own prepare()');
     const final = this.generator.finalTokens(question);
     let pass: QuestionPassResult;
-    if ((opts.rows ?? 'all') === 'last' && final.length > 1) {
+    if ((opts.rows ?? 'last') === 'last' && final.length > 1) {
       const head = await this.generator.questionPass(ctx.assembled, final.slice(0, -1));
       const last = await this.generator.questionPass({ ...ctx.assembled, kv: head.cache }, final.slice(-1), { attentions: true });
       // Present it as one pass over the whole final block (decoding continues from last.cache).

@@ -31,7 +31,16 @@ export interface QuestionPassRunner {
   readonly templateId: string;
   readonly layout: FeatureLayout;
   prepare(blocks: BlockSource[]): Promise<PreparedContext>;
-  ask(context: PreparedContext, question: string): Promise<ProbedPass>;
+  /**
+   * Runs the final block over the context with taps. `rows`: which query rows' attention is needed; `last`
+   * (the default; sentence features read only the last prompt token) lets a runner copy out less, `all` is
+   * what calibration reads. A runner may return more rows than asked; the last row is always the last token.
+   */
+  ask(context: PreparedContext, question: string, opts?: AskOptions): Promise<ProbedPass>;
+}
+
+export interface AskOptions {
+  rows?: 'all' | 'last';
 }
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);

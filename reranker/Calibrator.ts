@@ -93,7 +93,7 @@ export async function calibrate(runner: QuestionPassRunner, prompts: readonly Ca
   for (const [i, prompt] of prompts.entries()) {
     if (prompt.blocks.length !== k) throw new Error(`calibration prompt ${i} has ${prompt.blocks.length} blocks, expected ${k}`);
     const context = await runner.prepare(prompt.blocks);
-    const pass = await runner.ask(context, prompt.question);
+    const pass = await runner.ask(context, prompt.question, { rows: 'all' });
     blockAttentionMass(pass, layers).forEach((m, slot) => (sums[slot] += m / prompts.length));
     opts.onProgress?.(i + 1, prompts.length);
   }
