@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   supervisor?.start();
 
   const generator = new GeneratorHandle(config);
-  const ask = new AskService(ctx.store, ctx.search, generator);
+  const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir);
   const app = createApp(ctx, {
     ask,
     readiness: [

@@ -7,6 +7,7 @@ import type { ServiceContext } from '../../context.js';
 import { HttpError, validate } from '../errors.js';
 import { CollectionName } from '../schemas.js';
 import { SseStream } from '../sse.js';
+import { asHttpError } from './ask.js';
 
 const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).loose())]);
 
@@ -77,7 +78,7 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     const finish = (reason: string) => (reason === 'length' ? 'length' : 'stop');
 
     if (!body.stream) {
-      const a = await ask.ask(request);
+      const a = await ask.ask(request).catch(asHttpError);
       res.json({
         id,
         object: 'chat.completion',

@@ -152,6 +152,61 @@ describe('POST /v1/ask with the block-attention generator (built tiny model)', (
   });
 });
 
+describe('compression and ordering in the ask pipeline', () => {
+  async function docText(id: string): Promise<string> {
+    return (await client.get(`/v1/collections/${C}/documents/${id}`)).body.text;
+  }
+
+  for (const compression of ['lexical', 'raw'] as const) {
+    it(`${compression} compression keeps sentences within the budget, in order, with exact source offsets`, async () => {
+      const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 4, maxTokens: 4, compression, keepRatio: 0.4 });
+      expect(r.status).toBe(200);
+      const c = r.body.compression;
+      expect(c.method).toBe(compression);
+      expect(c.keptTokens).toBeLessThanOrEqual(Math.floor(0.4 * c.totalTokens));
+      expect(c.ratio).toBeCloseTo(c.keptTokens / c.totalTokens, 10);
+      expect(r.body.kept.length).toBeGreaterThanOrEqual(1);
+      for (const p of r.body.passages) {
+        const text = await docText(p.documentId);
+        // Every sentence of the passage maps back to the exact source text, kept or not.
+        for (const s of p.sentences) expect(p.text.slice(s.start - p.start, s.end - p.start)).toBe(text.slice(s.start, s.end));
+        const keptStarts = p.sentences.filter((s: any) => s.kept).map((s: any) => s.start);
+        expect(keptStarts).toEqual([...keptStarts].sort((a: number, b: number) => a - b));
+      }
+      for (const k of r.body.kept) expect(typeof k.score).toBe('number');
+      // Citations are the passages that kept something.
+      expect(new Set(r.body.citations.map((x: any) => x.chunkId))).toEqual(new Set(r.body.kept.map((x: any) => x.chunkId)));
+    });
+  }
+
+  it('a token budget is never exceeded and full mode compresses in text space', async () => {
+    for (const mode of ['blocks', 'full']) {
+      const r = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 3, maxTokens: 2, compression: 'lexical', budgetTokens: 60, mode });
+      expect(r.status).toBe(200);
+      expect(r.body.compression.keptTokens).toBeLessThanOrEqual(60);
+      expect(r.body.mode).toBe(mode);
+    }
+  });
+
+  it('zig-zag puts the most relevant block first and the second last; basin without a profile falls back and says so', async () => {
+    const z = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 5, maxTokens: 2, order: 'zigzag' });
+    expect(z.body.order.method).toBe('zigzag');
+    const slotOf = (rank: number) => z.body.passages.find((p: any) => p.retrievalRank === rank).slot;
+    expect([0, 1, 2, 3, 4].map(slotOf)).toEqual([0, 4, 1, 3, 2]);
+    const b = await client.post('/v1/ask', { collection: C, question: QUESTION, k: 5, maxTokens: 2, order: 'basin' });
+    expect(b.body.order.method).toBe('zigzag');
+    expect(b.body.order.fallback).toMatch(/rag calibrate --k 5/);
+  });
+
+  it('probe compression without a trained probe is a 400 saying how to train one', async () => {
+    const r = await client.post('/v1/ask', { collection: C, question: QUESTION, compression: 'probe' });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/rag probe train/);
+    const both = await client.post('/v1/ask', { collection: C, question: QUESTION, keepRatio: 0.5, budgetTokens: 10 });
+    expect(both.status).toBe(400);
+  });
+});
+
 describe('OpenAI-compatible endpoint, driven by the official openai client', () => {
   const openai = () => new OpenAI({ apiKey: 'not-needed', baseURL: `${client.base}/v1`, maxRetries: 0 });
   const params = { model: `rag/${C}`, messages: [{ role: 'user' as const, content: QUESTION }], max_tokens: 12, k: 3 };
