@@ -7,6 +7,9 @@ import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { IndexRegistry } from '../retriever/IndexRegistry.js';
 import { SearchService } from '../retriever/SearchService.js';
+import { ApiKeyStore } from './auth/ApiKeyStore.js';
+import { Authenticator } from './auth/Authenticator.js';
+import { SessionStore } from './auth/SessionStore.js';
 import type { ServiceContext } from './context.js';
 
 export function bullConnection(config: Config): ConnectionOptions {
@@ -30,6 +33,7 @@ export function createContext(config: Config, embedder: Embedder): ServiceContex
     embedder,
     ingestion: new IngestionService(bullConnection(config), store, config.JOB_ATTEMPTS),
     search: new SearchService(store, registry, embedder),
+    auth: new Authenticator(new ApiKeyStore(redis, config.ADMIN_API_KEY), new SessionStore(redis)),
   };
 }
 

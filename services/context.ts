@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../infra/config.js';
+import type { Authenticator } from './auth/Authenticator.js';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import type { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import type { DocumentStore } from '../indexer/store/DocumentStore.js';
@@ -15,4 +16,5 @@ export interface ServiceContext {
   registry: IndexRegistry;
   embedder: Embedder;
   search: SearchService;
+  auth: Authenticator;
 }

@@ -4,6 +4,7 @@ import { registerAskCommand } from './commands/ask.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerIngestCommand } from './commands/ingest.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerProbeCommands } from './commands/probe.js';
 import { registerReindexCommand } from './commands/reindex.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerAskCommand(program);
   registerReindexCommand(program);
+  registerKeysCommands(program);
   registerBenchCommand(program);
   registerModelsCommands(program);
   registerProbeCommands(program);

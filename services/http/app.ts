@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
 import { errorHandler, HttpError, notFound } from './errors.js';
 import type { AskService } from '../ask/AskService.js';
+import { adminRouter } from './routes/admin.js';
 import { askRouter } from './routes/ask.js';
 import { collectionsRouter } from './routes/collections.js';
 import { documentsRouter } from './routes/documents.js';
@@ -61,6 +62,8 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     next();
   });
   api.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: true }));
+  api.use(ctx.auth.identify());
+  api.use(adminRouter(ctx));
   api.use(documentsRouter(ctx));
   api.use(collectionsRouter(ctx));
   api.use(jobsRouter(ctx));

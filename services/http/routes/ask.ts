@@ -7,7 +7,7 @@ import { SseStream, wantsEventStream } from '../sse.js';
 
 export function askRouter(ctx: ServiceContext, ask: AskService): Router {
   const r = Router();
-  r.post('/ask', async (req, res) => {
+  r.post('/ask', ctx.auth.require('ask'), async (req, res) => {
     const { stream, ...body } = validate(AskBody, req.body);
     if (body.keepRatio !== undefined && body.budgetTokens !== undefined) throw new HttpError(400, 'keepRatio, budgetTokens: give one or the other', 'budgetTokens');
     if (!(await ctx.store.collectionExists(body.collection))) throw new HttpError(404, `collection ${body.collection} not found`, 'collection');

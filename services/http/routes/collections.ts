@@ -5,10 +5,10 @@ import { CollectionName } from '../schemas.js';
 
 export function collectionsRouter(ctx: ServiceContext): Router {
   const r = Router();
-  r.get('/collections', async (_req, res) => {
+  r.get('/collections', ctx.auth.require('ask'), async (_req, res) => {
     res.json({ collections: await ctx.store.listCollections() });
   });
-  r.get('/collections/:collection', async (req, res) => {
+  r.get('/collections/:collection', ctx.auth.require('ask'), async (req, res) => {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const info = await ctx.store.collectionInfo(collection);
     if (!info) throw new HttpError(404, `collection ${collection} not found`, 'collection');

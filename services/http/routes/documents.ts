@@ -7,7 +7,7 @@ import { CollectionName, DocumentId, ingestSchemaFor, type DocumentBodyT } from 
 export function documentsRouter(ctx: ServiceContext): Router {
   const r = Router();
 
-  r.post('/collections/:collection/documents', async (req, res) => {
+  r.post('/collections/:collection/documents', ctx.auth.require('ingest'), async (req, res) => {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const body = validate(ingestSchemaFor(req.body), req.body);
     const docs: DocumentBodyT[] = 'documents' in body ? body.documents : [body];
@@ -26,7 +26,7 @@ export function documentsRouter(ctx: ServiceContext): Router {
     res.status(202).json({ documentIds: ids, jobIds });
   });
 
-  r.get('/collections/:collection/documents/:id', async (req, res) => {
+  r.get('/collections/:collection/documents/:id', ctx.auth.require('ask'), async (req, res) => {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const id = validate(DocumentId, req.params.id, 'id');
     const doc = await ctx.store.getDocument(collection, id);
@@ -35,7 +35,7 @@ export function documentsRouter(ctx: ServiceContext): Router {
     res.json({ ...doc, chunks: chunks.map((c) => ({ id: c.id, index: c.index, start: c.start, end: c.end, tokenCount: c.tokenCount, sentences: c.sentences })) });
   });
 
-  r.delete('/collections/:collection/documents/:id', async (req, res) => {
+  r.delete('/collections/:collection/documents/:id', ctx.auth.require('ingest'), async (req, res) => {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const id = validate(DocumentId, req.params.id, 'id');
     const deleted = await ctx.store.deleteDocument(collection, id);

@@ -7,7 +7,7 @@ const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a job id as re
 
 export function jobsRouter(ctx: ServiceContext): Router {
   const r = Router();
-  r.get('/jobs/:id', async (req, res) => {
+  r.get('/jobs/:id', ctx.auth.require('ingest'), async (req, res) => {
     const id = validate(JobId, req.params.id, 'id');
     const status = await ctx.ingestion.status(id);
     if (!status) throw new HttpError(404, `job ${id} not found`, 'id');

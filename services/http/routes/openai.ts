@@ -44,12 +44,12 @@ export function collectionFromModel(model: string): string {
 export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
   const r = Router();
 
-  r.get('/models', async (_req, res) => {
+  r.get('/models', ctx.auth.require('ask'), async (_req, res) => {
     const cols = await ctx.store.listCollections();
     res.json({ object: 'list', data: cols.map((c) => ({ id: `rag/${c.name}`, object: 'model', created: 0, owned_by: 'rag' })) });
   });
 
-  r.post('/chat/completions', async (req, res) => {
+  r.post('/chat/completions', ctx.auth.require('ask'), async (req, res) => {
     const body = validate(ChatBody, req.body);
     const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
     const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);

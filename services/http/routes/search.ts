@@ -5,7 +5,7 @@ import { SearchBody } from '../schemas.js';
 
 export function searchRouter(ctx: ServiceContext): Router {
   const r = Router();
-  r.post('/search', async (req, res) => {
+  r.post('/search', ctx.auth.require('ask'), async (req, res) => {
     const body = validate(SearchBody, req.body);
     if (!(await ctx.store.collectionExists(body.collection))) {
       throw new HttpError(404, `collection ${body.collection} not found`, 'collection');

@@ -1,0 +1,65 @@
+import type { RequestHandler } from 'express';
+import { componentLogger } from '../../infra/logger.js';
+import { HttpError } from '../http/errors.js';
+import { scopeAllows, type ApiKeyStore, type Principal, type Scope } from './ApiKeyStore.js';
+import { readCookie, SESSION_COOKIE, type SessionStore } from './SessionStore.js';
+
+const log = componentLogger('auth');
+
+/**
+ * Who is calling: a Bearer API key, or the dashboard's session cookie. Enforcement starts once an
+ * ADMIN_API_KEY is configured or any key exists; before that the service is open (a development setup)
+ * and says so in the log.
+ */
+export class Authenticator {
+  private enforcedCache: { value: boolean; at: number } | null = null;
+  private warned = false;
+
+  constructor(
+    readonly keys: ApiKeyStore,
+    readonly sessions: SessionStore,
+  ) {}
+
+  private async enforced(): Promise<boolean> {
+    const now = Date.now();
+    if (!this.enforcedCache || now - this.enforcedCache.at > 2000) this.enforcedCache = { value: await this.keys.enforced(), at: now };
+    if (!this.enforcedCache.value && !this.warned) {
+      this.warned = true;
+      log.warn('no ADMIN_API_KEY and no API keys: the API is open to anyone who can reach it');
+    }
+    return this.enforcedCache.value;
+  }
+
+  /** Forget the cached enforcement state (after keys are created or revoked). */
+  invalidate(): void {
+    this.enforcedCache = null;
+  }
+
+  /** Resolves the caller into res.locals.principal; a presented but wrong key is a 401 at once. */
+  identify(): RequestHandler {
+    return async (req, res, next) => {
+      const header = req.header('authorization');
+      if (header !== undefined) {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+        if (!m) return next(new HttpError(401, 'authorization: expected "Bearer <api key>"', 'authorization'));
+        const p = await this.keys.verify(m[1]!);
+        if (!p) return next(new HttpError(401, 'authorization: unknown or revoked API key', 'authorization'));
+        res.locals.principal = p;
+        return next();
+      }
+      const sid = readCookie(req.header('cookie'), SESSION_COOKIE);
+      if (sid) res.locals.principal = (await this.sessions.get(sid)) ?? undefined;
+      next();
+    };
+  }
+
+  require(scope: Scope): RequestHandler {
+    return async (_req, res, next) => {
+      if (!(await this.enforced())) return next();
+      const p = res.locals.principal as Principal | undefined;
+      if (!p) return next(new HttpError(401, 'authorization: this endpoint needs an API key (send "Authorization: Bearer <key>")', 'authorization'));
+      if (!scopeAllows(p.scopes, scope)) return next(new HttpError(403, `authorization: key "${p.name}" lacks the "${scope}" scope`, 'authorization'));
+      next();
+    };
+  }
+}
