@@ -16,6 +16,29 @@ function arg(name: string, fallback: string): string {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+interface Timing {
+  median: number;
+  min: number;
+  runs: number[];
+  /** Process CPU time (all onnxruntime threads) per run: less sensitive than wall time to other load on the machine. */
+  cpuMedian: number;
+  cpuRuns: number[];
+}
+
+async function time(repeats: number, run: () => Promise<unknown>): Promise<Timing> {
+  const runs: number[] = [];
+  const cpuRuns: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const c = process.cpuUsage();
+    const s = performance.now();
+    await run();
+    runs.push(Math.round(performance.now() - s));
+    const used = process.cpuUsage(c);
+    cpuRuns.push(Math.round((used.user + used.system) / 1000));
+  }
+  return { median: median(runs), min: Math.min(...runs), runs, cpuMedian: median(cpuRuns), cpuRuns };
+}
+
 async function main(): Promise<void> {
   const dir = path.resolve(arg('model', 'models/test/smollm2-135m'));
   const tokens = Number(arg('tokens', '2048'));
@@ -31,16 +54,8 @@ async function main(): Promise<void> {
   await model.forward(ids.slice(0, 16), positions.slice(0, 16), null, { logits: 'last' }); // warm-up
 
   const modes: LogitsMode[] = ['last', 'all', 'none'];
-  const prefillMs: Record<string, { median: number; runs: number[] }> = {};
-  for (const mode of modes) {
-    const runs: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      const s = performance.now();
-      await model.forward(ids, positions, null, { logits: mode });
-      runs.push(Math.round(performance.now() - s));
-    }
-    prefillMs[mode] = { median: median(runs), runs };
-  }
+  const prefillMs: Record<string, Timing> = {};
+  for (const mode of modes) prefillMs[mode] = await time(repeats, () => model.forward(ids, positions, null, { logits: mode }));
   await model.release();
 
   // Raw session: all logits computed (num_logits_to_keep = 0); fetch them or not.
@@ -55,19 +70,9 @@ async function main(): Promise<void> {
     for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
   }
   const presents = Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
-  const fetchMs: Record<string, { median: number; runs: number[] }> = {};
-  for (const [label, fetches] of [
-    ['keepAll_fetchLogits', ['logits', ...presents]],
-    ['keepAll_noLogitsFetch', presents],
-  ] as const) {
-    const runs: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      const s = performance.now();
-      await session.run(feeds, [...fetches]);
-      runs.push(Math.round(performance.now() - s));
-    }
-    fetchMs[label] = { median: median(runs), runs };
-  }
+  const fetchMs: Record<string, Timing> = {};
+  fetchMs.keepAll_fetchLogits = await time(repeats, () => session.run(feeds, ['logits', ...presents]));
+  fetchMs.keepAll_noLogitsFetch = await time(repeats, () => session.run(feeds, presents));
   await session.release();
 
   process.stdout.write(
