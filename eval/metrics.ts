@@ -81,3 +81,44 @@ export function squadScores(prediction: string, golds: readonly string[]): { em:
   }
   return { em, f1 };
 }
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** Fraction of [start, end) covered by the union of `spans` (1 for an empty target). */
+export function spanCoverage(spans: readonly Span[], start: number, end: number): number {
+  if (end <= start) return 1;
+  const clipped = spans
+    .map((s) => ({ start: Math.max(s.start, start), end: Math.min(s.end, end) }))
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start);
+  let covered = 0;
+  let reach = start;
+  for (const s of clipped) {
+    if (s.end <= reach) continue;
+    covered += s.end - Math.max(s.start, reach);
+    reach = s.end;
+  }
+  return covered / (end - start);
+}
+
+export interface KeptSpan extends Span {
+  documentId: string;
+}
+
+/**
+ * Gold-sentence retention: did the context the generator saw keep the sentence(s) holding an answer span?
+ * Kept spans are whole sentences, so this is "some gold answer span of the gold document is fully covered by
+ * kept spans of that document" (max over gold answers, as EM/F1 are).
+ */
+export function answerRetained(kept: readonly KeptSpan[], documentId: string, answers: readonly Span[]): boolean {
+  const spans = kept.filter((k) => k.documentId === documentId);
+  return answers.some((a) => spanCoverage(spans, a.start, a.end) === 1);
+}
+
+/** Document ids in rank order, first occurrence only (several chunks of one document count once). */
+export function rankedDocuments(hits: readonly { documentId: string }[]): string[] {
+  return [...new Set(hits.map((h) => h.documentId))];
+}

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAskCommand } from './commands/ask.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerCalibrateCommand } from './commands/calibrate.js';
+import { registerEvalCommands } from './commands/eval.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerModelsCommands } from './commands/models.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerReindexCommand(program);
   registerKeysCommands(program);
   registerBenchCommand(program);
+  registerEvalCommands(program);
   registerModelsCommands(program);
   registerProbeCommands(program);
   registerCalibrateCommand(program);

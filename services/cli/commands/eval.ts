@@ -1,0 +1,306 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../../../infra/config.js';
+import { loadConfig } from '../../../infra/config.js';
+import { ensureRedis } from '../../../infra/redis.js';
+import { EmbedBatcher } from '../../../indexer/pipeline/EmbedBatcher.js';
+import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
+import { HeuristicTokenCounter } from '../../../indexer/text/Chunker.js';
+import type { SearchHit } from '../../../retriever/SearchService.js';
+import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
+import { fmt, textTable } from '../../../eval/table.js';
+import { loadSquad } from '../../../eval/squad.js';
+import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
+import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
+import { AskService, type AskRequest } from '../../ask/AskService.js';
+import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
+import { bullConnection, closeContext, createContext } from '../../bootstrap.js';
+import type { ServiceContext } from '../../context.js';
+import { openEmbedder } from '../../embedder.js';
+import { startIngestionWorkers } from '../../workers/IngestionWorkers.js';
+
+interface AskOpts {
+  k: string;
+  mode: string;
+  compression: string;
+  order: string;
+  keepRatio?: string;
+  budgetTokens?: string;
+  maxTokens: string;
+  json: boolean;
+}
+
+interface SquadOpts extends AskOpts {
+  n: string;
+  articles?: string;
+  collection?: string;
+}
+
+interface NiahOpts extends AskOpts {
+  sizes: string;
+  depths: string;
+  essays: string;
+  collectionPrefix: string;
+}
+
+const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join('|')} (got ${value})`);
+  return value as T;
+}
+
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${value})`);
+  return n;
+}
+
+function askRequest(o: AskOpts): Omit<EvalAskRequest, 'question' | 'collection'> {
+  const keepRatio = o.keepRatio === undefined ? undefined : Number(o.keepRatio);
+  if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new Error(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
+  return {
+    k: positiveInt(o.k, 'k'),
+    mode: oneOf<ModeOption>(o.mode, ['full', 'blocks'], 'mode'),
+    compression: oneOf<CompressionOption>(o.compression, ['none', 'lexical', 'raw', 'probe'], 'compression'),
+    order: oneOf<OrderOption>(o.order, ['retrieval', 'zigzag', 'basin'], 'order'),
+    ...(keepRatio !== undefined ? { keepRatio } : {}),
+    ...(o.budgetTokens !== undefined ? { budgetTokens: positiveInt(o.budgetTokens, 'budget-tokens') } : {}),
+    maxTokens: positiveInt(o.maxTokens, 'max-tokens'),
+    temperature: 0,
+  };
+}
+
+function addAskOptions(cmd: Command, k: string): Command {
+  return cmd
+    .option('-k, --k <n>', 'chunks retrieved per question (and given to the generator)', k)
+    .option('--mode <mode>', 'generator attention mode: full|blocks', 'blocks')
+    .option('--compression <method>', 'context compression: none|lexical|raw|probe', 'none')
+    .option('--order <order>', 'block placement: retrieval|zigzag|basin', 'retrieval')
+    .option('--keep-ratio <r>', 'fraction of context tokens compression keeps')
+    .option('--budget-tokens <n>', 'context token budget for compression')
+    .option('--max-tokens <n>', 'answer tokens to generate', '16')
+    .option('--json', 'print the report as JSON (the only output on stdout)', false);
+}
+
+/**
+ * The in-process service an evaluation runs against, wired as services/main.ts wires the HTTP one (same
+ * context, generator handle and AskService), with ingestion workers in this process (as `rag ingest` runs them).
+ */
+interface EvalService {
+  config: Config;
+  ctx: ServiceContext;
+  ask: Asker;
+  generator: { model: string; dir: string; testModel: boolean };
+  ingest: (collection: string, docs: { id: string; title?: string; text: string }[]) => Promise<{ submitted: number; chunks: number }>;
+  close: () => Promise<void>;
+}
+
+async function openEvalService(): Promise<EvalService> {
+  const config = loadConfig();
+  await ensureRedis(config.REDIS_URL, config.dataDir);
+  const embedder = await openEmbedder(config);
+  const ctx = createContext(config, embedder);
+  const handle = new GeneratorHandle(config);
+  const service = new AskService(ctx.store, ctx.search, handle);
+  const workers: { close: () => Promise<void> }[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(workers.map((w) => w.close()));
+    await handle.release();
+    await closeContext(ctx);
+  };
+  try {
+    const state = await handle.loaded;
+    if (state.state !== 'ready') throw new Error(state.state === 'unavailable' ? state.reason : 'generator not loaded');
+    const dir = state.generator.model.dir;
+    const modelConfig = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const ask: Asker = async (req) => {
+      let hits: SearchHit[] = [];
+      // The compression/order fields go through as the ask route sends them.
+      const request: AskRequest & Omit<EvalAskRequest, keyof AskRequest> = { ...req };
+      const outcome = await service.ask(request, (e) => {
+        if (e.type === 'retrieval') hits = e.hits;
+      });
+      return { outcome, hits };
+    };
+    const ingest = async (collection: string, docs: { id: string; title?: string; text: string }[]) => {
+      if (!COLLECTION_NAME.test(collection)) throw new Error(`collection ${JSON.stringify(collection)}: letters, digits, _ or - only`);
+      await ctx.ingestion.assertEmbedder(collection, embedder);
+      // Always in this process: BullMQ counts workers by client name across every Redis database, so another
+      // process's workers on a different database would look like ours and nothing would run the jobs here.
+      if (workers.length === 0) {
+        workers.push(
+          ...startIngestionWorkers({
+            connection: bullConnection(config),
+            store: ctx.store,
+            embedder: new EmbedBatcher(embedder, { maxBatch: 32, maxWaitMs: 20 }),
+            counter: new HeuristicTokenCounter(),
+            targetTokens: config.CHUNK_TOKENS,
+            maxTokens: config.CHUNK_MAX_TOKENS,
+            lockDurationMs: config.JOB_LOCK_MS,
+          }),
+        );
+      }
+      // Job ids derive from document id + content: a collection ingested before is skipped, not redone.
+      const pending = new Set<string>();
+      for (const d of docs) pending.add(await ctx.ingestion.submit(collection, { ...d, title: d.title ?? d.id, metadata: {} }));
+      let last = 0;
+      while (pending.size) {
+        for (const id of [...pending].slice(0, 200)) {
+          const s = await ctx.ingestion.status(id);
+          if (s?.state === 'failed') throw new Error(`ingestion job ${id} failed: ${s.error ?? 'unknown error'}`);
+          if (!s || s.state === 'completed') pending.delete(id);
+        }
+        if (Date.now() - last > 5000) {
+          last = Date.now();
+          progress(`ingest ${collection}: ${docs.length - pending.size}/${docs.length} documents`);
+        }
+        if (pending.size) await new Promise((r) => setTimeout(r, 200));
+      }
+      const info = await ctx.store.collectionInfo(collection);
+      return { submitted: docs.length, chunks: info?.chunks ?? 0 };
+    };
+    return { config, ctx, ask, generator: { model: config.GENERATOR_MODEL, dir, testModel: 'test_model' in modelConfig }, ingest, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export function formatSquadSummary(s: SquadEvalSummary, header: string, testModel: boolean): string {
+  const r = s.retrieval;
+  const lat = Object.entries(s.latencyMs).map(([stage, l]) => [stage.replace(/Ms$/, ''), String(l.n), fmt(l.p50, 1), fmt(l.p90, 1), fmt(l.p99, 1), fmt(l.mean, 1)]);
+  const ret = s.retention;
+  return [
+    header,
+    '',
+    textTable(['retrieval (paragraphs)', 'recall@1', 'recall@5', 'recall@10', 'MRR@10'], [['', fmt(r['recall@1']), fmt(r['recall@5']), fmt(r['recall@10']), fmt(r['mrr@10'])]]),
+    '',
+    textTable(
+      ['compression', 'applied', 'gold kept / in retrieved', 'retention', 'overall', 'kept fraction p50', 'mean ratio'],
+      [[s.compression.requested, s.compression.applied.join(','), `${ret.retained}/${ret.eligible}`, fmt(ret.rate), fmt(ret.overall), fmt(s.compression.keptFraction.p50), `${fmt(s.compression.meanRatio, 2)}x`]],
+    ),
+    '',
+    textTable(['answers', 'EM', 'F1'], [['', fmt(s.answers.em), fmt(s.answers.f1)]]),
+    `NOTE: ${ANSWER_QUALITY_NOTE}${testModel ? ' The generator used here IS a built test model.' : ''}`,
+    '',
+    textTable(['latency (ms)', 'n', 'p50', 'p90', 'p99', 'mean'], lat),
+  ].join('\n');
+}
+
+export function formatNiah(results: readonly NiahResult[]): string {
+  const rows = results.map((r) => [
+    String(r.tokens),
+    `${r.depthPercent}%`,
+    r.retrieved ? `yes (#${r.retrievedRank})` : 'no',
+    r.kept ? 'yes' : 'no',
+    r.slot === null ? '—' : `${r.slot + 1}/${r.slots}`,
+    r.highAttentionSlot ? `yes (${r.slotRule})` : `no (${r.slotRule})`,
+    fmt(r.keptFraction, 2),
+  ]);
+  const s = summarizeNiah(results);
+  return [
+    textTable(['haystack tokens', 'depth', 'needle chunk retrieved', 'kept', 'slot', 'high-attention slot', 'kept fraction'], rows),
+    '',
+    `retrieved ${s.retrieved}/${s.cases}, kept ${s.kept}/${s.cases}, in a high-attention slot ${s.highAttention}/${s.cases}`,
+  ].join('\n');
+}
+
+const list = (v: string, name: string): number[] =>
+  v.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: ${JSON.stringify(x)} is not a non-negative number`);
+    return n;
+  });
+
+/** `rag eval squad|niah`: end-to-end evaluations through the ask pipeline, run in this process. */
+export function registerEvalCommands(program: Command): void {
+  const evalCmd = program.command('eval').description('evaluate the ask pipeline end to end (retrieval, compression, placement, answers, latency)');
+
+  addAskOptions(
+    evalCmd
+      .command('squad <file>')
+      .description(
+        'ingest the SQuAD paragraphs into a scratch collection (idempotent: a re-run reuses it), ask N questions in-process with ' +
+          'GENERATOR_MODEL, report paragraph recall@1/5/10 and MRR@10, gold-sentence retention and compression ratio, EM/F1 ' +
+          '(meaningless on built test models) and per-stage latency percentiles',
+      )
+      .option('--n <questions>', 'questions to ask, spread evenly over the corpus', '100')
+      .option('--articles <n>', 'only the first n articles form the corpus (default: all)')
+      .option('--collection <name>', 'collection to ingest into / reuse (default: eval-squad-<articles>)'),
+    '10',
+  ).action(async (file: string, opts: SquadOpts) => {
+    const request = askRequest(opts);
+    const n = positiveInt(opts.n, 'n');
+    const articles = opts.articles === undefined ? undefined : positiveInt(opts.articles, 'articles');
+    const collection = opts.collection ?? `eval-squad-${articles ?? 'all'}`;
+    const corpus = squadCorpus(await loadSquad(path.resolve(file)), { n, articles });
+    const svc = await openEvalService();
+    try {
+      const t0 = performance.now();
+      const ingested = await svc.ingest(collection, corpus.documents);
+      const ingestSeconds = (performance.now() - t0) / 1000;
+      let last = 0;
+      const { summary, items } = await runSquadEval(svc.ask, corpus.questions, { ...request, collection }, (done, total) => {
+        if (Date.now() - last > 5000 || done === total) {
+          last = Date.now();
+          progress(`asked ${done}/${total}`);
+        }
+      });
+      const report = {
+        dataset: { file: path.resolve(file), articles: articles ?? null, paragraphs: corpus.documents.length, questions: corpus.questions.length },
+        collection: { name: collection, chunks: ingested.chunks, ingestSeconds },
+        settings: { ...request, collection },
+        generator: svc.generator,
+        embedder: svc.ctx.embedder.id,
+        summary,
+        seconds: (performance.now() - t0) / 1000,
+        questions: items,
+      };
+      if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        const header =
+          `SQuAD eval: ${summary.questions} questions over ${corpus.documents.length} paragraphs (collection ${collection}, ${ingested.chunks} chunks), ` +
+          `generator ${svc.generator.model}${svc.generator.testModel ? ' (built test model: random weights)' : ''}, embedder ${svc.ctx.embedder.id}, ` +
+          `k=${request.k}, mode ${request.mode}, compression ${request.compression}, order ${request.order} (applied: ${summary.order.applied.join(',')})`;
+        process.stdout.write(`${formatSquadSummary(summary, header, svc.generator.testModel)}\n`);
+      }
+    } finally {
+      await svc.close();
+    }
+    // Queue connections and model sessions can keep the event loop alive after close; the report is out.
+    process.exit(process.exitCode ?? 0);
+  });
+
+  addAskOptions(
+    evalCmd
+      .command('niah')
+      .description(
+        'needle in a haystack: insert a unique sentence at several depths into essay filler of several sizes (one collection per ' +
+          'haystack), ask for it, and report whether its chunk is retrieved, kept by compression, and placed in a high-attention slot',
+      )
+      .option('--sizes <tokens>', 'haystack sizes in tokens, comma-separated', '2000,8000,32000')
+      .option('--depths <percent>', 'needle depths in percent, comma-separated', '0,25,50,75,100')
+      .option('--essays <dir>', 'folder of filler .txt essays', path.resolve('..', 'shared', 'data', 'pg-essays'))
+      .option('--collection-prefix <name>', 'collections are <prefix>-<tokens>-<depth>', 'niah'),
+    '5',
+  ).action(async (opts: NiahOpts) => {
+    const request = askRequest(opts);
+    const depths = list(opts.depths, 'depths');
+    if (depths.some((d) => d > 100)) throw new Error('--depths are percentages in [0, 100]');
+    const cases = niahCases(loadEssays(path.resolve(opts.essays)), list(opts.sizes, 'sizes'), depths, DEFAULT_NEEDLE, opts.collectionPrefix);
+    const svc = await openEvalService();
+    try {
+      const t0 = performance.now();
+      for (const c of cases) await svc.ingest(c.collection, [{ id: c.documentId, title: 'Essays', text: c.document.text }]);
+      const results = await runNiah(svc.ask, cases, DEFAULT_NEEDLE, request);
+      const report = { needle: DEFAULT_NEEDLE, settings: request, generator: svc.generator, embedder: svc.ctx.embedder.id, summary: summarizeNiah(results), results, seconds: (performance.now() - t0) / 1000 };
+      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatNiah(results)}\n`);
+    } finally {
+      await svc.close();
+    }
+    // Queue connections and model sessions can keep the event loop alive after close; the report is out.
+    process.exit(process.exitCode ?? 0);
+  });
+}
