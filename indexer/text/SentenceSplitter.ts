@@ -49,6 +49,8 @@ const TERMINAL = /[.!?\u2026\u203C\u203D\u3002][\s"'\u2019\u201D)\]}»]*$/u;
 const WRAPPED_LINE_MIN = 40;
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'sentence' });
+/** Characters either side of a boundary that the merge rules look at. */
+const CONTEXT_CHARS = 256;
 
 /** The word (letters and internal dots) right before a final period, e.g. "U.S" for "in the U.S.". */
 function lastTokenBeforePeriod(s: string): string | undefined {
@@ -98,15 +100,47 @@ function continues(prev: string, next: string, gap: string): boolean {
   return false;
 }
 
+/** Longest piece handed to Intl.Segmenter at once: V8's sentence iterator is quadratic in input length. */
+const BLOCK_CHARS = 8192;
+
+/**
+ * Cut points that cannot change ICU's answer: UAX #29 always breaks after a line feed, so cutting
+ * just after "\n" is exact. A single line longer than a block is cut after a sentence terminator
+ * and its whitespace if there is one in the block's second half, else after any whitespace.
+ */
+function blockEnds(text: string): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  while (text.length - start > BLOCK_CHARS) {
+    const limit = start + BLOCK_CHARS;
+    let cut = text.lastIndexOf('\n', limit - 1) + 1;
+    if (cut <= start) {
+      const window = text.slice(start + BLOCK_CHARS / 2, limit);
+      const terminators = [...window.matchAll(/[.!?]["')\]\u2019\u201D]*\s+/gu)];
+      const spaces = terminators.length > 0 ? terminators : [...window.matchAll(/\s+/gu)];
+      const last = spaces[spaces.length - 1];
+      cut = last ? start + BLOCK_CHARS / 2 + last.index + last[0].length : limit;
+    }
+    ends.push(cut);
+    start = cut;
+  }
+  ends.push(text.length);
+  return ends;
+}
+
 /** ICU sentence segments with surrounding whitespace trimmed; whitespace-only segments dropped. */
 export function icuSentenceSpans(text: string): Span[] {
   const out: Span[] = [];
-  for (const seg of segmenter.segment(text)) {
-    let start = seg.index;
-    let end = seg.index + seg.segment.length;
-    while (start < end && /\s/u.test(text[start])) start++;
-    while (end > start && /\s/u.test(text[end - 1])) end--;
-    if (end > start) out.push({ start, end });
+  let blockStart = 0;
+  for (const blockEnd of blockEnds(text)) {
+    for (const seg of segmenter.segment(text.slice(blockStart, blockEnd))) {
+      let start = blockStart + seg.index;
+      let end = start + seg.segment.length;
+      while (start < end && /\s/u.test(text[start])) start++;
+      while (end > start && /\s/u.test(text[end - 1])) end--;
+      if (end > start) out.push({ start, end });
+    }
+    blockStart = blockEnd;
   }
   return out;
 }
@@ -120,9 +154,14 @@ export function splitSentences(text: string): Span[] {
   const out: Span[] = [];
   for (const span of icu) {
     const prev = out[out.length - 1];
+    // Only the boundary's surroundings matter; bounded slices keep long merged runs linear.
     if (
       prev &&
-      continues(text.slice(prev.start, prev.end), text.slice(span.start, span.end), text.slice(prev.end, span.start))
+      continues(
+        text.slice(Math.max(prev.start, prev.end - CONTEXT_CHARS), prev.end),
+        text.slice(span.start, Math.min(span.end, span.start + CONTEXT_CHARS)),
+        text.slice(prev.end, span.start),
+      )
     ) {
       prev.end = span.end;
     } else {
