@@ -52,6 +52,8 @@ export interface CompressContextResult {
     keepRatio: number;
     keptTokens: number;
     ttftMs: number;
+    /** Medians of the stages: fetch + assemble whole blocks, probe (taps pass + scoring + plan), assemble kept tokens, question pass. */
+    parts: { assembleMs: number; probeMs: number; reassembleMs: number; questionPassMs: number };
     /** Compressed TTFT - baseline TTFT, in units of the baseline question pass (target <= 1). */
     extraInQuestionPasses: number;
   }[];
@@ -161,7 +163,7 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
       for (const r of rendered.slice(0, n)) await gen.blockKv(r); // warm the memory tier (not timed)
       const sentences = rendered.slice(0, n).reduce((s, r) => s + r.sentences.length, 0);
       const t = { ttft: [] as number[], assemble: [] as number[], qpass: [] as number[], tapsPass: [] as number[], scoring: [] as number[], probe: [] as number[] };
-      const comp = keepRatios.map(() => ({ ttft: [] as number[], kept: 0 }));
+      const comp = keepRatios.map(() => ({ ttft: [] as number[], kept: 0, assemble: [] as number[], probe: [] as number[], reassemble: [] as number[], qpass: [] as number[] }));
       for (let run = 0; run < runs; run++) {
         // Baseline: blocks mode, no compression.
         let t0 = performance.now();
@@ -186,10 +188,15 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
           const plan = planCompression(ctx.blocks, scores, { keepRatio });
           const p2 = performance.now();
           const small = await gen.assemble(blocks, { keep: plan.keepTokens });
+          const p3 = performance.now();
           const out = await gen.questionPass(small, finalTokens);
           argmax(out.logits);
           const t3 = performance.now();
           comp[ri].ttft.push(t3 - t0);
+          comp[ri].assemble.push(p0 - t0);
+          comp[ri].probe.push(p2 - p0);
+          comp[ri].reassemble.push(p3 - p2);
+          comp[ri].qpass.push(t3 - p3);
           comp[ri].kept = small.kv.length - prefixTokens;
           if (ri === 0) {
             t.tapsPass.push(p1 - p0);
@@ -216,6 +223,7 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
           keepRatio,
           keptTokens: comp[i].kept,
           ttftMs: median(comp[i].ttft),
+          parts: { assembleMs: median(comp[i].assemble), probeMs: median(comp[i].probe), reassembleMs: median(comp[i].reassemble), questionPassMs: median(comp[i].qpass) },
           extraInQuestionPasses: (median(comp[i].ttft) - baseline.ttftMs) / baseline.questionPassMs,
         })),
       });
