@@ -1,0 +1,138 @@
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+/**
+ * Charts of the benchmark report as Vega-Lite specs, rendered to SVG in Node by Vega's headless view (no
+ * browser, no canvas, no native dependency). Each function takes plain rows from the result JSON.
+ */
+const WIDTH = 420;
+const HEIGHT = 240;
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export interface TtftPoint {
+  contextTokens: number;
+  mode: string;
+  ttftMs: number;
+}
+
+export function ttftChart(points: readonly TtftPoint[], model: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Time to first token against context length', subtitle: `${model}, CPU; median of runs` },
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'contextTokens', type: 'quantitative', title: 'context (tokens)', scale: { type: 'log', base: 2 }, axis: { values: [...new Set(points.map((p) => p.contextTokens))] } },
+      y: { field: 'ttftMs', type: 'quantitative', title: 'TTFT (ms, log)', scale: { type: 'log' } },
+      color: { field: 'mode', type: 'nominal', title: 'mode' },
+    },
+  };
+}
+
+export interface EfPoint {
+  dataset: string;
+  ef: number;
+  recallAtK: number;
+  qps: number;
+}
+
+export function efChart(points: readonly EfPoint[], k: number): TopLevelSpec {
+  const x = { field: 'ef', type: 'quantitative' as const, title: 'ef (query breadth)', scale: { type: 'log' as const, base: 2 }, axis: { values: [...new Set(points.map((p) => p.ef))] } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `HNSW recall@${k} and queries/s against ef`, subtitle: 'against exact search on the same vectors' },
+    data: { values: points.map((p) => ({ ...p })) },
+    hconcat: [
+      {
+        width: 300,
+        height: HEIGHT,
+        mark: { type: 'line', point: true },
+        encoding: { x, y: { field: 'recallAtK', type: 'quantitative', title: `recall@${k}`, scale: { zero: false } }, color: { field: 'dataset', type: 'nominal' } },
+      },
+      {
+        width: 300,
+        height: HEIGHT,
+        mark: { type: 'line', point: true },
+        encoding: { x, y: { field: 'qps', type: 'quantitative', title: 'queries/s (log)', scale: { type: 'log' } }, color: { field: 'dataset', type: 'nominal' } },
+      },
+    ],
+  };
+}
+
+export interface ThroughputBar {
+  stage: string;
+  perSecond: number;
+}
+
+export function ingestChart(bars: readonly ThroughputBar[], embedder: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Ingestion throughput (chunks/s)', subtitle: embedder },
+    width: WIDTH,
+    height: 36 * bars.length,
+    data: { values: bars.map((b) => ({ ...b })) },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'stage', type: 'nominal', title: null, sort: null },
+      x: { field: 'perSecond', type: 'quantitative', title: 'chunks per second' },
+    },
+  };
+}
+
+export function calibrationChart(profile: readonly number[], model: string, prompts: number): TopLevelSpec {
+  const k = profile.length;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `Attention-basin profile (k = ${k})`, subtitle: `${model}, ${prompts} calibration prompts; dashed: uniform 1/k` },
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [
+      {
+        data: { values: profile.map((v, i) => ({ slot: i + 1, mass: v })) },
+        mark: 'bar',
+        encoding: {
+          x: { field: 'slot', type: 'ordinal', title: 'block slot (prompt order)' },
+          y: { field: 'mass', type: 'quantitative', title: 'share of question attention' },
+        },
+      },
+      {
+        data: { values: [{ uniform: 1 / k }] },
+        mark: { type: 'rule', strokeDash: [4, 4] },
+        encoding: { y: { field: 'uniform', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
+export interface CompressBar {
+  contextTokens: number;
+  variant: string;
+  ttftMs: number;
+}
+
+export function compressChart(bars: readonly CompressBar[], model: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'TTFT with and without compression (blocks warm)', subtitle: model },
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: bars.map((b) => ({ ...b, context: `${b.contextTokens} tokens` })) },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'context', type: 'nominal', title: null },
+      xOffset: { field: 'variant', type: 'nominal', sort: null },
+      y: { field: 'ttftMs', type: 'quantitative', title: 'TTFT (ms)' },
+      color: { field: 'variant', type: 'nominal', title: null, sort: null },
+    },
+  };
+}

@@ -1,0 +1,342 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { fmt, markdownTable } from '../../eval/table.js';
+import { calibrationChart, compressChart, efChart, ingestChart, renderSvg, ttftChart } from './charts.js';
+import { readResults, type BenchRecord, type ResultSet } from './results.js';
+
+/**
+ * docs/BENCHMARKS.md and its SVG charts, from bench/results/*.json only. Every section reads the fields it
+ * needs through a schema: a bench whose JSON changed shape, failed, or was not run gets a line saying so
+ * instead of a broken table.
+ */
+export interface RenderedReport {
+  markdown: string;
+  /** File name (under img/) -> SVG text. */
+  svgs: Record<string, string>;
+}
+
+const Ingest = z.object({
+  documents: z.number(),
+  chunks: z.number(),
+  embedder: z.string(),
+  rawChunksPerSecond: z.number(),
+  endToEndSeconds: z.number(),
+  documentsPerSecond: z.number(),
+  chunksPerSecond: z.number(),
+  overhead: z.number(),
+});
+
+const Metrics = z.object({ 'recall@1': z.number(), 'recall@5': z.number(), 'recall@10': z.number(), 'mrr@10': z.number() });
+const Retrieval = z.object({
+  quality: z.object({
+    dataset: z.object({ paragraphs: z.number(), questions: z.number() }),
+    split: z.object({ rule: z.string(), reportedQuestions: z.number() }).optional(),
+    modes: z.record(z.string(), Metrics),
+    defaultMode: z.string(),
+  }),
+  hnsw: z.object({
+    params: z.object({ M: z.number(), efConstruction: z.number(), defaultEf: z.number(), k: z.number() }),
+    datasets: z.array(
+      z.object({
+        name: z.string(),
+        vectors: z.number(),
+        queries: z.number(),
+        dim: z.number(),
+        build: z.object({ seconds: z.number(), insertsPerSec: z.number() }),
+        exact: z.object({ qps: z.number() }),
+        search: z.array(z.object({ ef: z.number(), recallAtK: z.number(), qps: z.number(), meanMs: z.number() })),
+      }),
+    ),
+  }),
+});
+
+const Ttft = z.object({
+  model: z.string(),
+  runs: z.number(),
+  blockTokens: z.number(),
+  questionTokens: z.number(),
+  results: z.array(z.object({ contextTokens: z.number(), promptTokens: z.number(), blocks: z.number(), mode: z.string(), ttftMs: z.number(), assembleMs: z.number(), questionPrefillMs: z.number() })),
+});
+
+const Compress = z.object({
+  model: z.string(),
+  runs: z.number(),
+  results: z.array(
+    z.object({
+      contextTokens: z.number(),
+      promptTokens: z.number(),
+      blocks: z.number(),
+      sentences: z.number(),
+      baseline: z.object({ ttftMs: z.number(), questionPassMs: z.number() }),
+      probe: z.object({ questionPassWithTapsMs: z.number(), scoringMs: z.number(), totalMs: z.number() }),
+      compressed: z.array(z.object({ keepRatio: z.number(), keptTokens: z.number(), ttftMs: z.number(), extraInQuestionPasses: z.number() })),
+    }),
+  ),
+});
+
+const Timing = z.object({ median: z.number(), min: z.number() });
+const Prefill = z.object({
+  model: z.string(),
+  tokens: z.number(),
+  repeats: z.number(),
+  intraOpThreads: z.number(),
+  prefillMs: z.record(z.string(), Timing),
+  rawSessionFetchMs: z.record(z.string(), Timing).optional(),
+});
+
+const Calibration = z.object({
+  model: z.string(),
+  attentionMode: z.string(),
+  k: z.number(),
+  prompts: z.number(),
+  layers: z.number(),
+  profile: z.array(z.number()),
+  slotRanking: z.array(z.number()),
+  zigzagSlots: z.array(z.number()),
+  msPerPrompt: z.number(),
+});
+
+type Section = { markdown: string; svgs: Record<string, string> };
+
+const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/** A bench's parsed payload, or the sentence the report prints instead. */
+function payload<T>(rec: BenchRecord | undefined, schema: z.ZodType<T>, name: string): { ok: true; value: T } | { ok: false; why: string } {
+  if (!rec) return { ok: false, why: `_Not run: \`${name}\` has no result in bench/results._` };
+  if (!rec.ok) return { ok: false, why: `_The \`${name}\` bench failed in this run: ${rec.error ?? 'no error recorded'}._` };
+  const parsed = schema.safeParse(rec.result);
+  if (!parsed.success) return { ok: false, why: `_The \`${name}\` result does not have the shape this report reads (${parsed.error.issues[0]?.path.join('.') ?? '?'}: ${parsed.error.issues[0]?.message ?? ''}); re-run the bench._` };
+  return { ok: true, value: parsed.data };
+}
+
+const variantNote = (rec: BenchRecord | undefined): string =>
+  rec ? `Command: \`${rec.command}\` (${rec.variant === 'quick' ? '**quick variant**' : 'full variant'}, ${fmt(rec.seconds, 0)} s).` : '';
+
+async function ttftSection(rec: BenchRecord | undefined): Promise<Section> {
+  const p = payload(rec, Ttft, 'ttft');
+  const head = '## Time to first token: full prefill vs cached blocks\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const t = p.value;
+  const contexts = [...new Set(t.results.map((r) => r.contextTokens))].sort((a, b) => a - b);
+  const modes = [...new Set(t.results.map((r) => r.mode))];
+  const at = (c: number, m: string) => t.results.find((r) => r.contextTokens === c && r.mode === m);
+  const rows = contexts.map((c) => {
+    const full = at(c, 'full')?.ttftMs;
+    const first = t.results.find((r) => r.contextTokens === c);
+    return [String(c), String(first?.promptTokens ?? ''), String(first?.blocks ?? ''), ...modes.map((m) => fmt(at(c, m)?.ttftMs, 0)), ...modes.filter((m) => m !== 'full').map((m) => (full ? fmt((at(c, m)?.ttftMs ?? NaN) / full, 3) : '—'))];
+  });
+  const svg = await renderSvg(ttftChart(t.results.map(({ contextTokens, mode, ttftMs }) => ({ contextTokens, mode, ttftMs })), t.model));
+  return {
+    markdown: [
+      head,
+      `Model \`${t.model}\` (random weights: compute cost does not depend on them), blocks of about ${t.blockTokens} tokens from the essays, a ${t.questionTokens}-token question block, median of ${t.runs} runs. ` +
+        '`full` prefills the whole prompt (only the shared prefix cached, the exact baseline); `blocks-warm` assembles blocks from the memory tier, `blocks-disk` from the disk tier, `blocks-cold` computes every block first.',
+      '',
+      '![TTFT against context length](img/ttft.svg)',
+      '',
+      markdownTable(['context', 'prompt tokens', 'blocks', ...modes.map((m) => `${m} (ms)`), ...modes.filter((m) => m !== 'full').map((m) => `${m} / full`)], rows),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: { 'ttft.svg': svg },
+  };
+}
+
+async function retrievalSection(rec: BenchRecord | undefined): Promise<Section> {
+  const p = payload(rec, Retrieval, 'retrieval');
+  const head = '## Retrieval: quality on SQuAD and HNSW recall / speed against ef\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const { quality: q, hnsw: h } = p.value;
+  const modeRows = Object.entries(q.modes).map(([mode, m]) => [mode === q.defaultMode ? `**${mode}** (default)` : mode, fmt(m['recall@1']), fmt(m['recall@5']), fmt(m['recall@10']), fmt(m['mrr@10'])]);
+  const points = h.datasets.flatMap((d) => d.search.map((s) => ({ dataset: `${d.name} (${n0(d.vectors)})`, ef: s.ef, recallAtK: s.recallAtK, qps: s.qps })));
+  const efRows = h.datasets.flatMap((d) => d.search.map((s) => [d.name, n0(d.vectors), String(s.ef), fmt(s.recallAtK, 4), n0(s.qps), fmt(s.meanMs, 2)]));
+  const buildRows = h.datasets.map((d) => [d.name, n0(d.vectors), String(d.dim), fmt(d.build.seconds, 1), n0(d.build.insertsPerSec), n0(d.exact.qps)]);
+  const svg = await renderSvg(efChart(points, h.params.k));
+  return {
+    markdown: [
+      head,
+      `Paragraph retrieval over ${n0(q.dataset.paragraphs)} SQuAD v1.1 dev paragraphs, ${q.split ? `${n0(q.split.reportedQuestions)} reported questions (${q.split.rule})` : `${n0(q.dataset.questions)} questions`}:`,
+      '',
+      markdownTable(['mode', 'recall@1', 'recall@5', 'recall@10', 'MRR@10'], modeRows),
+      '',
+      `HNSW (M ${h.params.M}, efConstruction ${h.params.efConstruction}, service default ef ${h.params.defaultEf}) against exact search, recall@${h.params.k}:`,
+      '',
+      '![HNSW recall and QPS against ef](img/retrieval-ef.svg)',
+      '',
+      markdownTable(['dataset', 'vectors', 'ef', `recall@${h.params.k}`, 'queries/s', 'mean ms'], efRows),
+      '',
+      markdownTable(['dataset', 'vectors', 'dim', 'build s', 'inserts/s', 'exact queries/s'], buildRows),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: { 'retrieval-ef.svg': svg },
+  };
+}
+
+async function ingestSection(rec: BenchRecord | undefined): Promise<Section> {
+  const p = payload(rec, Ingest, 'ingest');
+  const head = '## Ingestion throughput\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const r = p.value;
+  const svg = await renderSvg(
+    ingestChart(
+      [
+        { stage: 'embedder alone', perSecond: r.rawChunksPerSecond },
+        { stage: 'end to end (queues, store, index)', perSecond: r.chunksPerSecond },
+      ],
+      r.embedder,
+    ),
+  );
+  return {
+    markdown: [
+      head,
+      `${n0(r.documents)} SQuAD paragraphs (${n0(r.chunks)} chunks) through the BullMQ flow (chunk -> embed -> index into Redis) against the embedder alone on the same chunk texts. Embedder: \`${r.embedder}\`.`,
+      '',
+      '![Ingestion throughput](img/ingest.svg)',
+      '',
+      markdownTable(
+        ['documents', 'chunks', 'embedder chunks/s', 'end-to-end chunks/s', 'documents/s', 'end-to-end s', 'pipeline overhead'],
+        [[n0(r.documents), n0(r.chunks), fmt(r.rawChunksPerSecond, 2), fmt(r.chunksPerSecond, 2), fmt(r.documentsPerSecond, 2), fmt(r.endToEndSeconds, 1), `${fmt(r.overhead * 100, 0)}%`]],
+      ),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: { 'ingest.svg': svg },
+  };
+}
+
+async function compressSection(rec: BenchRecord | undefined): Promise<Section> {
+  const p = payload(rec, Compress, 'compress');
+  const head = '## Compression cost (Sentinel probe in the served pipeline)\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const c = p.value;
+  const rows = c.results.flatMap((r) =>
+    r.compressed.map((x) => [String(r.contextTokens), String(r.blocks), String(r.sentences), fmt(r.baseline.ttftMs, 0), fmt(r.baseline.questionPassMs, 0), fmt(r.probe.totalMs, 0), String(x.keepRatio), n0(x.keptTokens), fmt(x.ttftMs, 0), fmt(x.extraInQuestionPasses, 2)]),
+  );
+  const bars = c.results.flatMap((r) => [{ contextTokens: r.contextTokens, variant: 'no compression', ttftMs: r.baseline.ttftMs }, ...r.compressed.map((x) => ({ contextTokens: r.contextTokens, variant: `keep ${x.keepRatio}`, ttftMs: x.ttftMs }))]);
+  const svg = await renderSvg(compressChart(bars, c.model));
+  return {
+    markdown: [
+      head,
+      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs. The probe costs one question pass with attention taps plus scoring; the target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).`,
+      '',
+      '![TTFT with and without compression](img/compress.svg)',
+      '',
+      markdownTable(['context', 'blocks', 'sentences', 'baseline TTFT ms', 'question pass ms', 'probe ms', 'keep ratio', 'kept tokens', 'compressed TTFT ms', 'extra (question passes)'], rows),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: { 'compress.svg': svg },
+  };
+}
+
+function prefillSection(rec: BenchRecord | undefined): Section {
+  const p = payload(rec, Prefill, 'prefill');
+  const head = '## Prefill: logits for the last position only\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const r = p.value;
+  const rows = [
+    ...Object.entries(r.prefillMs).map(([mode, t]) => [`DecoderModel.forward, logits: ${mode}`, fmt(t.median, 0), fmt(t.min, 0)]),
+    ...Object.entries(r.rawSessionFetchMs ?? {}).map(([mode, t]) => [`raw session, ${mode}`, fmt(t.median, 0), fmt(t.min, 0)]),
+  ];
+  return {
+    markdown: [
+      head,
+      `One forward pass of ${n0(r.tokens)} tokens on \`${path.basename(r.model)}\` (${r.intraOpThreads} threads, ${r.repeats} repeats). \`last\` slices the hidden state before the vocabulary projection, so block prefill does not pay for ${n0(r.tokens)} x vocabulary logits.`,
+      '',
+      markdownTable(['variant', 'median ms', 'min ms'], rows),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: {},
+  };
+}
+
+async function calibrationSection(rec: BenchRecord | undefined): Promise<Section> {
+  const p = payload(rec, Calibration, 'calibration');
+  const head = '## Calibration profile (attention basin)\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const c = p.value;
+  const svg = await renderSvg(calibrationChart(c.profile, c.model, c.prompts));
+  return {
+    markdown: [
+      head,
+      `The share of the question's attention on each of ${c.k} block slots (\`${c.attentionMode}\` mode, ${c.layers} layers, ${c.prompts} SQuAD prompts; ${fmt(c.msPerPrompt, 0)} ms per prompt). ` +
+        '**The model has random weights, so this curve shows the calibration running, not a property of a trained model;** with a real model it is the curve reordering places blocks by.',
+      '',
+      '![Calibration profile](img/calibration.svg)',
+      '',
+      markdownTable(['slot', ...c.profile.map((_, i) => String(i + 1))], [['attention share', ...c.profile.map((v) => fmt(v, 3))]]),
+      '',
+      `Slots by attention (the r-th most relevant block goes to the r-th): ${c.slotRanking.map((s) => s + 1).join(', ')}. The zig-zag fallback gives ranks slots ${c.zigzagSlots.map((s) => s + 1).join(', ')}.`,
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: { 'calibration.svg': svg },
+  };
+}
+
+function header(results: ResultSet): string {
+  const { run } = results;
+  const m = run.machine;
+  const benchRows = [...results.benches.values()].map((b) => [b.name, b.variant, b.ok ? 'ok' : 'failed', fmt(b.seconds, 0), b.startedAt.slice(0, 16).replace('T', ' ')]);
+  const modelRows = run.models.map((s) => [s.name, String(s.layers), String(s.hidden), String(s.heads), String(s.kvHeads), String(s.headDim), n0(s.vocab), String(s.ropeTheta)]);
+  return [
+    '# Benchmarks',
+    '',
+    '<!-- GENERATED FILE: do not edit. Produced by `rag bench report` from bench/results/*.json (`rag bench all` runs the benches and then renders it). -->',
+    '',
+    `_Generated by \`rag bench report\` from \`bench/results/*.json\` — never edited by hand. Run \`rag bench all\` to re-measure, \`rag bench report\` to re-render. Run started ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC, finished ${run.finishedAt.slice(0, 16).replace('T', ' ')} UTC._`,
+    '',
+    '## Machine and models',
+    '',
+    markdownTable(['CPU', 'cores', 'memory', 'platform', 'Node.js', 'load average at start'], [[m.cpuModel, String(m.cores), gib(m.memoryBytes), `${m.platform} ${m.arch}`, m.node, fmt(m.loadAverage, 2)]]),
+    '',
+    'The machine is shared (other work ran during the benches; the load average above is the 1-minute figure when the run started), so absolute times are pessimistic and ratios are the more stable figures. ' +
+      'No pretrained model can be downloaded here: the decoder benches run on a model built with the real model\'s shape and **random weights** (`rag models build-test`). Compute cost does not depend on the weights, so timings are real; anything about answer quality or attention patterns is not.',
+    '',
+    modelRows.length ? markdownTable(['decoder', 'layers', 'hidden', 'heads', 'KV heads', 'head dim', 'vocab', 'RoPE theta'], modelRows) : '_No decoder model shape recorded._',
+    '',
+    markdownTable(['bench', 'variant', 'status', 'seconds', 'started (UTC)'], benchRows),
+    '',
+  ].join('\n');
+}
+
+export async function renderBenchReport(results: ResultSet): Promise<RenderedReport> {
+  const b = results.benches;
+  const sections: Section[] = [
+    await ttftSection(b.get('ttft')),
+    await retrievalSection(b.get('retrieval')),
+    await ingestSection(b.get('ingest')),
+    await compressSection(b.get('compress')),
+    prefillSection(b.get('prefill')),
+    await calibrationSection(b.get('calibration')),
+  ];
+  return {
+    markdown: [header(results), ...sections.map((s) => s.markdown)].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n',
+    svgs: Object.assign({}, ...sections.map((s) => s.svgs)) as Record<string, string>,
+  };
+}
+
+/** Renders `<resultsDir>` into `<docsDir>/BENCHMARKS.md` and `<docsDir>/img/*.svg`. */
+export async function writeBenchReport(opts: { resultsDir: string; docsDir: string }): Promise<{ markdownFile: string; svgFiles: string[] }> {
+  const report = await renderBenchReport(readResults(opts.resultsDir));
+  const imgDir = path.join(opts.docsDir, 'img');
+  fs.mkdirSync(imgDir, { recursive: true });
+  const svgFiles = Object.entries(report.svgs).map(([name, svg]) => {
+    const file = path.join(imgDir, name);
+    fs.writeFileSync(file, svg.endsWith('\n') ? svg : `${svg}\n`);
+    return file;
+  });
+  const markdownFile = path.join(opts.docsDir, 'BENCHMARKS.md');
+  fs.writeFileSync(markdownFile, report.markdown);
+  return { markdownFile, svgFiles };
+}
