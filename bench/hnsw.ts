@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import hnswlib from 'hnswlib-node';
 import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
 import { UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
-import { DEFAULT_HNSW_PARAMS, VectorIndex } from '../retriever/VectorIndex.js';
+import { DEFAULT_HNSW_PARAMS, VectorIndex, defaultEf } from '../retriever/VectorIndex.js';
 import { hnswBenchVectors, squadSentences } from './hnswVectors.js';
 
 const { BruteforceSearch } = hnswlib;
@@ -56,11 +56,11 @@ export interface DatasetResult {
 }
 
 export interface HnswBenchResult {
-  params: { M: number; efConstruction: number; defaultEf: number; k: number };
+  params: { M: number; efConstruction: number; k: number };
   embedder: { id: string; textsPerSec: Record<'paragraphs' | 'sentences' | 'questions', number>; sample: number } | null;
   datasets: DatasetResult[];
   /** The targets this benchmark checks: recall at the default ef, and index build speed versus the embedder. */
-  targets: { dataset: string; recallAtDefaultEf: number | null; recallTargetMet: boolean; buildVsEmbedder: number | null }[];
+  targets: { dataset: string; defaultEf: number; recallAtDefaultEf: number | null; recallTargetMet: boolean; buildVsEmbedder: number | null }[];
 }
 
 export async function runHnswBench(opts: HnswBenchOptions = {}): Promise<HnswBenchResult> {
@@ -103,15 +103,16 @@ export async function runHnswBench(opts: HnswBenchOptions = {}): Promise<HnswBen
     datasets.push(await benchDataset(`squad-perturbed-${scale}`, scaled, queries, dim, { M, efConstruction, efs, k, workDir, log }));
   }
 
-  const defaultEf = DEFAULT_HNSW_PARAMS.ef;
   return {
-    params: { M, efConstruction, defaultEf, k },
+    params: { M, efConstruction, k },
     embedder,
     datasets,
     targets: datasets.map((d) => {
-      const atDefault = d.search.find((s) => s.ef === defaultEf)?.recallAtK ?? null;
+      const ef = defaultEf(d.vectors);
+      const atDefault = d.search.find((s) => s.ef === ef)?.recallAtK ?? null;
       return {
         dataset: d.name,
+        defaultEf: ef,
         recallAtDefaultEf: atDefault,
         recallTargetMet: atDefault !== null && atDefault >= 0.99,
         // Chunks are paragraph-sized, so the paragraph rate is what ingestion runs at.

@@ -22,7 +22,8 @@ const SidecarSchema = z.object({
   params: z.object({
     M: z.number().int().positive(),
     efConstruction: z.number().int().positive(),
-    ef: z.number().int().positive(),
+    /** Fixed search breadth, or null when it follows the index size. */
+    ef: z.number().int().positive().nullable(),
   }),
   rebuildThreshold: z.number().positive().max(1),
   seed: z.number().int(),

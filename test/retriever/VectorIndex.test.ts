@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { VectorIndex } from '../../retriever/VectorIndex.js';
+import { VectorIndex, defaultEf } from '../../retriever/VectorIndex.js';
 import { CorruptSnapshotError, MANIFEST_FILE } from '../../retriever/VectorIndexSnapshot.js';
 import { dot, exactTopK, seededUnitVectors } from './seededVectors.js';
 
@@ -119,6 +119,20 @@ describe('VectorIndex', () => {
     const [extra] = seededUnitVectors(1, DIM, 999);
     loaded.upsert('extra', extra);
     expect(loaded.search(extra, 1)[0].key).toBe('extra');
+  });
+
+  test('without a fixed ef the search breadth follows the size, also after a reload', async () => {
+    expect(defaultEf(1_000)).toBe(64);
+    expect(defaultEf(80_000)).toBe(128);
+    expect(defaultEf(200_000)).toBe(256);
+    const index = VectorIndex.build(DIM, entries(30, 10));
+    expect(index.params.ef).toBeUndefined();
+    expect(index.searchEf).toBe(64);
+    expect(new VectorIndex(DIM, { ef: 300 }).searchEf).toBe(300);
+    await index.save(tmp);
+    const loaded = await VectorIndex.load(tmp);
+    expect(loaded.params.ef).toBeUndefined();
+    expect(loaded.searchEf).toBe(64);
   });
 
   test('a second save switches the manifest and keeps only the latest two generations', async () => {

@@ -1,5 +1,5 @@
 import { UseLiteEmbedder } from '../../indexer/embedding/UseLiteEmbedder.js';
-import { DEFAULT_HNSW_PARAMS, VectorIndex } from '../../retriever/VectorIndex.js';
+import { VectorIndex, defaultEf } from '../../retriever/VectorIndex.js';
 import { squadSample } from '../indexer/embedding/squadSample.js';
 import { exactTopK } from './seededVectors.js';
 
@@ -15,7 +15,7 @@ describe('VectorIndex recall on real vectors', () => {
 
     const entries = sv.map((v, i) => [`s${i}`, v] as [string, Float32Array]);
     const index = VectorIndex.build(512, entries);
-    expect(index.params.ef).toBe(DEFAULT_HNSW_PARAMS.ef);
+    expect(index.searchEf).toBe(defaultEf(1200));
     let found = 0;
     for (const q of qv) {
       const exact = new Set(exactTopK(q, entries, 10).map((h) => h.key));
