@@ -1,4 +1,4 @@
-import { exactMatch, mean, normalizeAnswer, reciprocalRankAtK, recallAtK, squadScores, tokenF1 } from '../../eval/metrics.js';
+import { answerRetained, exactMatch, mean, normalizeAnswer, rankedDocuments, reciprocalRankAtK, recallAtK, spanCoverage, squadScores, tokenF1 } from '../../eval/metrics.js';
 
 describe('retrieval metrics', () => {
   const ranked = ['p3', 'p7', 'p1', 'p9', 'p2'];
@@ -58,5 +58,48 @@ describe('SQuAD answer metrics (official v1.1 normalisation)', () => {
     expect(s.em).toBe(0);
     expect(s.f1).toBeCloseTo(0.5, 15); // vs "Denver Broncos": P 1/2, R 1/2
     expect(() => squadScores('x', [])).toThrow(RangeError);
+  });
+});
+
+describe('SQuAD normalisation: whitespace and mixed edge cases', () => {
+  test('tabs, newlines and runs of spaces collapse; articles inside words survive; punctuation between words joins them', () => {
+    expect(normalizeAnswer('\tThe\n\nEiffel   Tower ')).toBe('eiffel tower');
+    // Punctuation goes before articles (official order), so "A.N." becomes the article "an" and is dropped.
+    expect(normalizeAnswer('A.N. Other')).toBe('other');
+    expect(exactMatch('  THE  Beatles!!', 'beatles')).toBe(1);
+    expect(exactMatch('an', '')).toBe(1); // both normalise to the empty string
+    expect(tokenF1('Paris, France', 'paris')).toBeCloseTo(2 / 3, 15);
+  });
+});
+
+describe('gold-sentence retention and span coverage', () => {
+  test('spanCoverage: union of overlapping, adjacent, unsorted and clipped spans', () => {
+    expect(spanCoverage([{ start: 0, end: 10 }], 2, 8)).toBe(1);
+    expect(spanCoverage([{ start: 5, end: 8 }, { start: 0, end: 4 }], 0, 10)).toBeCloseTo(7 / 10, 15);
+    expect(spanCoverage([{ start: 0, end: 6 }, { start: 4, end: 9 }], 0, 10)).toBeCloseTo(9 / 10, 15); // overlap counted once
+    expect(spanCoverage([{ start: 0, end: 5 }, { start: 5, end: 10 }], 3, 7)).toBe(1); // adjacent spans cover the seam
+    expect(spanCoverage([], 0, 10)).toBe(0);
+    expect(spanCoverage([{ start: 20, end: 30 }], 0, 10)).toBe(0);
+    expect(spanCoverage([], 4, 4)).toBe(1);
+  });
+
+  test('answerRetained: the answer span must be wholly inside kept spans of the gold document; max over golds', () => {
+    // Gold document "d1" has sentences [0,40) [41,90) [91,130); the answer sits in the second.
+    const kept = [
+      { documentId: 'd1', start: 0, end: 40 },
+      { documentId: 'd2', start: 41, end: 90 }, // same offsets, other document: does not count
+    ];
+    expect(answerRetained(kept, 'd1', [{ start: 50, end: 60 }])).toBe(false);
+    expect(answerRetained([...kept, { documentId: 'd1', start: 41, end: 90 }], 'd1', [{ start: 50, end: 60 }])).toBe(true);
+    // An answer crossing a sentence boundary needs both sentences.
+    expect(answerRetained([{ documentId: 'd1', start: 41, end: 90 }], 'd1', [{ start: 85, end: 95 }])).toBe(false);
+    expect(answerRetained([{ documentId: 'd1', start: 41, end: 90 }, { documentId: 'd1', start: 91, end: 130 }], 'd1', [{ start: 85, end: 95 }])).toBe(false); // the gap 90..91 is not kept
+    expect(answerRetained([{ documentId: 'd1', start: 41, end: 130 }], 'd1', [{ start: 85, end: 95 }])).toBe(true);
+    // Several gold answers: one retained is enough.
+    expect(answerRetained(kept, 'd1', [{ start: 50, end: 60 }, { start: 10, end: 15 }])).toBe(true);
+  });
+
+  test('rankedDocuments keeps the first occurrence of each document', () => {
+    expect(rankedDocuments([{ documentId: 'b' }, { documentId: 'a' }, { documentId: 'b' }, { documentId: 'c' }])).toEqual(['b', 'a', 'c']);
   });
 });
