@@ -4,7 +4,7 @@ import { allParagraphs, allQueries, displayTitle, loadSquad, type SquadQuery } f
 import type { AnalyzerConfig } from '../retriever/Analyzer.js';
 import { Bm25Index, type Bm25Params } from '../retriever/Bm25Index.js';
 import { fuseHybrid, type HybridFusionOptions, type Scored } from '../retriever/Fusion.js';
-import { BM25_PARAMS, BM25_ANALYZER, DEFAULT_SEARCH_MODE, HYBRID_FUSION, TITLE_IN_LEXICAL_TEXT } from '../retriever/defaults.js';
+import { BM25_ANALYZER, BM25_PARAMS, DEFAULT_SEARCH_MODE, HYBRID_CANDIDATES, HYBRID_FUSION, TITLE_IN_LEXICAL_TEXT } from '../retriever/defaults.js';
 import { squadVectors } from './squadVectors.js';
 
 /**
@@ -16,7 +16,7 @@ import { squadVectors } from './squadVectors.js';
 export interface RetrievalQualityOptions {
   squadFile?: string;
   cacheDir?: string;
-  /** Candidates each retriever contributes before fusion (SearchService fetches max(2k, k+10); 20 for k = 10). */
+  /** Candidates each retriever contributes before fusion (default HYBRID_CANDIDATES, as the search service should fetch). */
   depth?: number;
   /** Run the parameter search (slower) instead of only evaluating the committed defaults. */
   tune?: boolean;
@@ -135,7 +135,7 @@ function lexicalGrid(): LexicalConfig[] {
 export async function runRetrievalQuality(opts: RetrievalQualityOptions = {}): Promise<RetrievalQualityReport> {
   const t0 = Date.now();
   const squadFile = opts.squadFile ?? '../shared/data/squad-v1.1-dev.json';
-  const depth = opts.depth ?? 20;
+  const depth = opts.depth ?? HYBRID_CANDIDATES;
   const log = opts.log ?? (() => {});
   const ds = await loadSquad(squadFile);
   const corpus: Corpus = {
@@ -231,9 +231,11 @@ export async function runRetrievalQuality(opts: RetrievalQualityOptions = {}): P
   };
 }
 
-// `node dist/bench/retrievalQuality.js [--tune]` prints the report as JSON on stdout (progress on stderr).
+// `node dist/bench/retrievalQuality.js [--tune] [--depth N]` prints the report as JSON on stdout (progress on stderr).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runRetrievalQuality({ tune: process.argv.includes('--tune'), log: (m) => process.stderr.write(`${m}\n`) })
+  const depthAt = process.argv.indexOf('--depth');
+  const depth = depthAt > 0 ? Number(process.argv[depthAt + 1]) : undefined;
+  runRetrievalQuality({ tune: process.argv.includes('--tune'), depth, log: (m) => process.stderr.write(`${m}\n`) })
     .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
     .catch((err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
