@@ -46,6 +46,15 @@ const EnvSchema = z.object({
   SEARCH_EF: intFromEnv(1, 4096).default(64),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
+  /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */
+  RATE_LIMIT_REQUESTS: intFromEnv(0, 10_000_000).default(6000),
+  /** Of those, how many may be questions (`/v1/ask`, `/v1/chat/completions`: model work); 0 = no separate limit. */
+  RATE_LIMIT_ASK_REQUESTS: intFromEnv(0, 10_000_000).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: intFromEnv(1, 86400).default(60),
+  /** Proxy hops in front of the API whose X-Forwarded-For is trusted for the client IP (0 = use the socket address). */
+  TRUST_PROXY_HOPS: intFromEnv(0, 10).default(0),
+  /** On SIGTERM: how long in-flight requests (and worker jobs) may run before they are cut off (jobs are then handed back). */
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600000).default(25000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -7,6 +7,7 @@ import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
 import { createApp } from './http/app.js';
+import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
 const log = componentLogger('main');
@@ -14,6 +15,7 @@ const log = componentLogger('main');
 /** `npm start`: the HTTP API, plus the queue workers in a child process unless RUN_WORKERS=false. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  assertWritableDir(config.dataDir, 'DATA_DIR');
   const redis = await ensureRedis(config.REDIS_URL, config.dataDir);
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
@@ -22,6 +24,9 @@ async function main(): Promise<void> {
 
   const generator = new GeneratorHandle(config);
   const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir);
+  const warmup = new IndexWarmup(ctx);
+  void warmup.start();
+  let stopping = false;
   const app = createApp(ctx, {
     ask,
     readiness: [
@@ -29,6 +34,10 @@ async function main(): Promise<void> {
       // Ready once the generator has loaded or is known to be missing (then ask answers 503 and says why).
       { name: 'generator', check: async () => generator.state.state !== 'loading' },
       ...(supervisor ? [{ name: 'workers', check: async () => supervisor.alive }] : []),
+      // Every collection's index loaded from its snapshot and caught up with the change log.
+      { name: 'indexes', check: async () => warmup.done },
+      // A stopping replica drops out of load balancing while it drains.
+      { name: 'accepting', check: async () => !stopping },
     ],
   });
   const server: Server = await new Promise((resolve) => {
@@ -40,14 +49,14 @@ async function main(): Promise<void> {
   process.send?.({ type: 'listening', port });
   void generator.loaded.then((s) => process.send?.({ type: 'generator', state: s.state }));
 
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await supervisor?.stop();
-    await generator.release();
+    log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests');
+    const { forced } = await drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
+    if (forced) log.warn('requests still running at the shutdown timeout were cut off');
+    await supervisor?.stop(config.SHUTDOWN_TIMEOUT_MS);
+    await within(generator.release(), 5000, undefined);
     await closeContext(ctx);
     process.exit(0);
   };

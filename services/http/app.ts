@@ -10,6 +10,9 @@ import { documentsRouter } from './routes/documents.js';
 import { jobsRouter } from './routes/jobs.js';
 import { openAiRouter } from './routes/openai.js';
 import { searchRouter } from './routes/search.js';
+import { rateLimiter } from './rateLimit.js';
+import { apiContentSecurityPolicy, securityHeaders } from './security.js';
+import { strictJsonBody } from './strictJson.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -28,6 +31,8 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', ctx.config.TRUST_PROXY_HOPS);
+  app.use(securityHeaders());
 
   app.use((req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -61,8 +66,10 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     }
     next();
   });
-  api.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, strict: true }));
+  api.use(apiContentSecurityPolicy);
+  api.use(strictJsonBody(ctx.config.MAX_BODY_BYTES));
   api.use(ctx.auth.identify());
+  api.use(rateLimiter(ctx.redis, { requests: ctx.config.RATE_LIMIT_REQUESTS, askRequests: ctx.config.RATE_LIMIT_ASK_REQUESTS, windowSeconds: ctx.config.RATE_LIMIT_WINDOW_SECONDS }));
   api.use(adminRouter(ctx));
   api.use(documentsRouter(ctx));
   api.use(collectionsRouter(ctx));

@@ -10,12 +10,16 @@ import { GeneratorHandle, loadWithoutTaps } from '../ask/GeneratorHandle.js';
 import { startIngestionWorkers } from './IngestionWorkers.js';
 import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
+import { redisAnswers } from '../../infra/redis.js';
+import { assertWritableDir, within } from '../lifecycle.js';
 
 const log = componentLogger('worker-main');
 
 /** The queue-worker process: ingestion steps and index snapshots. Started by `npm start` or on its own. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  assertWritableDir(config.dataDir, 'DATA_DIR');
+  await waitForRedis(config.REDIS_URL, 30_000);
   const embedder = new EmbedBatcher(await openEmbedder(config), { maxBatch: 32, maxWaitMs: 20 });
   const ctx = createContext(config, embedder);
   // Block prefill runs only when a generator model is available here; ingestion never waits for it.
@@ -42,9 +46,18 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'closing workers: finishing active jobs');
-    // Worker.close() waits for active jobs; anything it cannot finish is handed back by the stalled-job check.
-    await Promise.all(workers.map((w) => w.close()));
+    log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'closing workers: finishing active jobs');
+    // Worker.close() waits for active jobs. Past the timeout they are abandoned: their locks lapse after
+    // JOB_LOCK_MS and the stalled-job check hands them to another worker (every step is idempotent).
+    const finished = await within(
+      Promise.all(workers.map((w) => w.close())).then(() => true),
+      config.SHUTDOWN_TIMEOUT_MS,
+      false,
+    );
+    if (!finished) {
+      log.warn('active jobs did not finish before the shutdown timeout; handing them back');
+      await Promise.all(workers.map((w) => w.close(true)));
+    }
     await snapshotter.stop();
     await prefillQueue.close();
     await generator?.release();
@@ -53,6 +66,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Workers have nothing to do without Redis: wait for it briefly (it may be starting alongside), then stop with a clear message. */
+async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await redisAnswers(url))) {
+    if (Date.now() > end) throw new ConfigError([`REDIS_URL=${JSON.stringify(url)}: Redis did not answer within ${timeoutMs / 1000} s; start Redis or point REDIS_URL at a reachable server`]);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -13,14 +13,14 @@ const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: 
 
 const ChatBody = z
   .object({
-    model: z.string().min(1),
-    messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: Content.nullable().optional() }).loose()).min(1),
+    model: z.string().min(1).max(200),
+    messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: Content.nullable().optional() }).loose()).min(1).max(1000),
     stream: z.boolean().optional(),
     max_tokens: z.number().int().min(1).max(4096).optional(),
     max_completion_tokens: z.number().int().min(1).max(4096).optional(),
     temperature: z.number().min(0).max(2).optional(),
     top_p: z.number().gt(0).max(1).optional(),
-    seed: z.number().int().optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
     /** Extensions: the collection to retrieve from (else taken from `model`), and how many chunks. */
     collection: CollectionName.optional(),
     k: z.number().int().min(1).max(50).optional(),
@@ -54,6 +54,9 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
     const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);
     if (!question.trim()) throw new HttpError(400, 'messages: needs a user message with text', 'messages');
+    // The same bounds as /v1/ask's question.
+    if (question.length > 4000) throw new HttpError(400, 'messages: the last user message is longer than 4000 characters', 'messages');
+    if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new HttpError(400, 'messages: the last user message holds control characters', 'messages');
     if (!(await ctx.store.collectionExists(collection))) throw new HttpError(404, `collection ${collection} not found (model "${body.model}")`, 'model');
     try {
       ask.requireGenerator();

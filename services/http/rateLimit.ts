@@ -1,0 +1,58 @@
+import type { RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { componentLogger } from '../../infra/logger.js';
+import type { Principal } from '../auth/ApiKeyStore.js';
+import { HttpError } from './errors.js';
+
+const log = componentLogger('rate-limit');
+
+export interface RateLimitOptions {
+  /** Requests per window per caller; 0 = unlimited. */
+  requests: number;
+  /** Question requests (model work) per window per caller, counted on top of `requests`; 0 = no separate limit. */
+  askRequests: number;
+  windowSeconds: number;
+}
+
+/** Paths whose requests run the generator: they get the smaller question budget. */
+const ASK_PATHS = new Set(['/ask', '/chat/completions']);
+
+/** Who a request is charged to: its API key, else (authentication off, or no key sent) the client address. */
+export function rateLimitSubject(principal: Principal | undefined, ip: string | undefined): string {
+  return principal ? `key:${principal.keyId}` : `ip:${ip ?? 'unknown'}`;
+}
+
+/**
+ * Fixed-window request limits kept in Redis (rate-limiter-flexible's atomic counters), so every API
+ * replica draws on one budget per caller. Over the limit: 429 with Retry-After in whole seconds. If Redis
+ * cannot answer, the request goes through (logged): the limiter must not turn a Redis hiccup into an outage
+ * of requests that may not even need Redis.
+ */
+export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
+  const make = (points: number, keyPrefix: string) =>
+    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false }) : null;
+  const all = make(opts.requests, 'rag:ratelimit:all');
+  const ask = make(opts.askRequests, 'rag:ratelimit:ask');
+  return async (req, res, next) => {
+    const subject = rateLimitSubject(res.locals.principal as Principal | undefined, req.ip);
+    const limiters = [all, ASK_PATHS.has(req.path) ? ask : null].filter((l) => l !== null);
+    try {
+      let last: RateLimiterRes | null = null;
+      for (const l of limiters) last = await l.consume(subject);
+      if (last) {
+        res.setHeader('ratelimit-remaining', String(last.remainingPoints));
+        res.setHeader('ratelimit-reset', String(Math.ceil(last.msBeforeNext / 1000)));
+      }
+      next();
+    } catch (e) {
+      if (e instanceof RateLimiterRes) {
+        const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+        res.setHeader('retry-after', String(seconds));
+        return next(new HttpError(429, `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`));
+      }
+      log.warn({ err: (e as Error).message }, 'rate limiter unavailable; request let through');
+      next();
+    }
+  };
+}
