@@ -39,8 +39,9 @@ describe('SQuAD loader', () => {
     const queries = allQueries(ds);
     expect(queries).toHaveLength(10570);
     const byId = new Map(allParagraphs(ds).map((p) => [p.id, p.context]));
-    for (const q of queries) {
-      for (const a of q.answers) expect(byId.get(q.paragraphId)!.slice(a.answer_start, a.answer_start + a.text.length)).toBe(a.text);
-    }
+    const misplaced = queries.flatMap((q) =>
+      q.answers.filter((a) => byId.get(q.paragraphId)!.slice(a.answer_start, a.answer_start + a.text.length) !== a.text).map(() => q.id),
+    );
+    expect(misplaced).toEqual([]);
   });
 });
