@@ -1,14 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pipeline, type FeatureExtractionPipeline } from '@huggingface/transformers';
 import { EmbedderThread } from '../../../indexer/embedding/EmbedderThread.js';
 import { TransformersEmbedder } from '../../../indexer/embedding/TransformersEmbedder.js';
 import { createEmbedder } from '../../../indexer/embedding/createEmbedder.js';
 import { loadConfig } from '../../../infra/config.js';
-import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 
-/** TransformersEmbedder on the project's built BERT-style `tiny-encoder` (seeded random weights, hidden 64). */
+/** TransformersEmbedder on the BERT-style `tiny-encoder` built by `rag models build-test` (seeded random weights, hidden 64). */
+const RAG_CLI = fileURLToPath(new URL('../../../services/cli/rag.js', import.meta.url));
 const MODEL = 'test/tiny-encoder';
 const TEXTS = [
   'Super Bowl 50 was an American football game.',
@@ -21,7 +23,9 @@ let modelsDir: string;
 let embedder: TransformersEmbedder;
 beforeAll(async () => {
   modelsDir = await mkdtemp(path.join(os.tmpdir(), 'models-'));
-  buildTestModel('tiny-encoder', path.join(modelsDir, MODEL));
+  execFileSync(process.execPath, [RAG_CLI, 'models', 'build-test', 'tiny-encoder', '--out', path.join(modelsDir, MODEL)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   embedder = await TransformersEmbedder.create({ model: MODEL, modelsDir, batchSize: 3 });
 });
 afterAll(async () => {
