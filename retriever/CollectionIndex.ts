@@ -4,6 +4,7 @@ import path from 'node:path';
 import { componentLogger } from '../infra/logger.js';
 import type { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { Bm25Index } from './Bm25Index.js';
+import { createBm25Index, TITLE_IN_LEXICAL_TEXT } from './defaults.js';
 import { VectorIndex } from './VectorIndex.js';
 
 const log = componentLogger('collection-index');
@@ -39,7 +40,7 @@ export class CollectionIndex {
   }
 
   static empty(collection: string, dim: number, store: DocumentStore, ef?: number): CollectionIndex {
-    return new CollectionIndex(collection, new VectorIndex(dim, { ef }), new Bm25Index(), '0', store);
+    return new CollectionIndex(collection, new VectorIndex(dim, { ef }), createBm25Index(), '0', store);
   }
 
   /** Build from the stored chunks and vectors alone (ignores snapshots and the log's history), then catch up. */
@@ -50,12 +51,13 @@ export class CollectionIndex {
     for (let i = 0; i < ids.length; i += 1000) {
       const batch = ids.slice(i, i + 1000);
       const [chunks, vecs] = await Promise.all([store.getChunks(collection, batch), store.getVectors(collection, batch)]);
+      const titles = await index.titlesOf(chunks);
       batch.forEach((id, j) => {
         const c = chunks[j];
         const v = vecs[j];
         if (!c || !v) return;
         index.vectors.upsert(id, v);
-        index.lexical.add(id, c.text);
+        index.lexical.add(id, c.text, titles.get(c.documentId));
       });
     }
     await index.catchUp();
@@ -107,11 +109,12 @@ export class CollectionIndex {
       if (entries.length === 0) return applied;
       const addIds = [...new Set(entries.filter((e) => e.op === 'add').map((e) => e.chunkId))];
       const [chunks, vecs] = await Promise.all([this.store.getChunks(this.collection, addIds), this.store.getVectors(this.collection, addIds)]);
-      const data = new Map<string, { text: string; vec: Float32Array }>();
+      const titles = await this.titlesOf(chunks);
+      const data = new Map<string, { text: string; title?: string; vec: Float32Array }>();
       addIds.forEach((id, i) => {
         const c = chunks[i];
         const v = vecs[i];
-        if (c && v) data.set(id, { text: c.text, vec: v });
+        if (c && v) data.set(id, { text: c.text, title: titles.get(c.documentId), vec: v });
       });
       for (const e of entries) {
         if (e.op === 'add') {
@@ -120,7 +123,7 @@ export class CollectionIndex {
           if (!d) continue;
           this.vectors.upsert(e.chunkId, d.vec);
           if (this.lexical.has(e.chunkId)) this.lexical.remove(e.chunkId);
-          this.lexical.add(e.chunkId, d.text);
+          this.lexical.add(e.chunkId, d.text, d.title);
         } else {
           this.vectors.remove(e.chunkId);
           if (this.lexical.has(e.chunkId)) this.lexical.remove(e.chunkId);
@@ -129,6 +132,14 @@ export class CollectionIndex {
         applied++;
       }
     }
+  }
+
+  /** Document titles for BM25 (measured: the title indexed with each chunk's text helps recall). */
+  private async titlesOf(chunks: ({ documentId: string } | null)[]): Promise<Map<string, string>> {
+    if (!TITLE_IN_LEXICAL_TEXT) return new Map();
+    const ids = [...new Set(chunks.filter((c) => c !== null).map((c) => c.documentId))];
+    const metas = await this.store.getDocumentMetas(this.collection, ids);
+    return new Map(metas.filter((m) => m !== null && m.title).map((m) => [m!.id, m!.title]));
   }
 
   /** Persist a snapshot atomically: files first, then the CURRENT pointer by rename. */

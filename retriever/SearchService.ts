@@ -1,7 +1,7 @@
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import type { DocumentStore } from '../indexer/store/DocumentStore.js';
 import type { StoredChunk } from '../indexer/store/types.js';
-import { DEFAULT_SEARCH_MODE, HYBRID_FUSION } from './defaults.js';
+import { DEFAULT_SEARCH_MODE, HYBRID_CANDIDATES, HYBRID_FUSION } from './defaults.js';
 import { fuseHybrid, type Scored } from './Fusion.js';
 import type { IndexRegistry } from './IndexRegistry.js';
 
@@ -33,8 +33,9 @@ export class SearchService {
   async search(collection: string, query: string, k: number, mode: SearchMode = DEFAULT_SEARCH_MODE, ef?: number): Promise<SearchResult> {
     const index = await this.registry.current(collection);
     if (!index || index.size === 0) return { hits: [], chunks: [], mode };
-    // Over-fetch so deletions racing with this query (dropped at hydration) do not shrink the answer.
-    const depth = Math.max(k * 2, k + 10);
+    // Over-fetch so deletions racing with this query (dropped at hydration) do not shrink the answer;
+    // score-normalised fusion also needs deep enough lists (measured, see defaults.ts).
+    const depth = mode === 'hybrid' ? Math.max(k * 2, HYBRID_CANDIDATES) : Math.max(k * 2, k + 10);
     const dense = async (): Promise<Scored[]> => {
       const [qv] = await this.embedder.embed([query]);
       return index.vectors.search(qv!, Math.min(depth, index.size), { ef }).map((h) => ({ id: h.key, score: h.score }));

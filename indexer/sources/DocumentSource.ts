@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { allParagraphs, parseSquad } from '../../eval/squad.js';
+import { allParagraphs, displayTitle, parseSquad } from '../../eval/squad.js';
 import type { NewDocument } from '../pipeline/IngestionService.js';
 
 /**
@@ -23,7 +23,7 @@ export async function readDocuments(input: string): Promise<NewDocument[]> {
   if (ext === '.json') {
     const json = parseJson(raw, input);
     if (json && typeof json === 'object' && 'data' in json) {
-      return allParagraphs(parseSquad(json)).map((p) => ({ id: p.id, title: p.title, text: p.context, metadata: { article: p.articleIndex } }));
+      return allParagraphs(parseSquad(json)).map((p) => ({ id: p.id, title: displayTitle(p.title), text: p.context, metadata: { article: p.articleIndex } }));
     }
     if (Array.isArray(json)) return json.map((r, i) => fromRecord(r, `${input}[${i}]`));
     throw new Error(`${input}: expected a SQuAD file or a JSON array of documents`);
