@@ -16,9 +16,10 @@ export const DEFAULT_HNSW_PARAMS: Readonly<Required<Omit<HnswParams, 'ef'>>> = O
 
 /**
  * Default search breadth for an index of `size` live vectors. Measured recall@10 (bench/hnsw.ts,
- * USE-lite vectors of SQuAD, M 16): 21,867 real vectors 0.997 at ef 64; the 100k and 200k sets
- * derived from them by perturbation need more breadth (200k: 0.970 at 64, 0.987 at 128, 0.993 at 256).
- * A search at ef 256 still costs about 2 ms, negligible next to generation, so breadth grows with size.
+ * USE-lite vectors of SQuAD, M 16): 21,867 real vectors 0.997 at ef 64; sets of 100k and 200k
+ * derived from them by small perturbations need more breadth (100k: 0.988 at 64, 0.995 at 128;
+ * 200k: 0.970 at 64, 0.987 at 128, 0.993 at 256). A search at ef 256 still costs about 2 ms,
+ * negligible next to generation, so breadth grows with size.
  */
 export function defaultEf(size: number): number {
   if (size <= 50_000) return 64;
