@@ -117,8 +117,7 @@ async function openEvalService(): Promise<EvalService> {
     const modelConfig = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const ask: Asker = async (req) => {
       let hits: SearchHit[] = [];
-      // The compression/order fields go through as the ask route sends them.
-      const request: AskRequest & Omit<EvalAskRequest, keyof AskRequest> = { ...req };
+      const request: AskRequest = { ...req };
       const outcome = await service.ask(request, (e) => {
         if (e.type === 'retrieval') hits = e.hits;
       });
