@@ -2,13 +2,15 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES } from '../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../support/http.js';
-import { freshRedis, spawnService, type Spawned } from '../support/processes.js';
+import { spawnService, type Spawned } from '../support/processes.js';
+import { OwnRedis } from './ownRedis.js';
 import { buildHardeningModels, shortDocuments, stackEnv, storedState, waitForJobs, type StoredState } from './support.js';
 
 const C = 'hostile';
 const ADMIN = 'hardening-admin-key-0123456789';
 const AUTH = { authorization: `Bearer ${ADMIN}` };
 const LIMIT = 256 * 1024;
+let own: OwnRedis;
 let redis: Redis;
 let api: Spawned;
 let worker: Spawned;
@@ -161,8 +163,9 @@ async function chunkJobCount(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const r = await freshRedis(11);
-  redis = r.redis;
+  own = await OwnRedis.start();
+  redis = own.redis;
+  const r = { url: own.url };
   const env = stackEnv(r.url, buildHardeningModels(), { ADMIN_API_KEY: ADMIN, MAX_BODY_BYTES: String(LIMIT), RATE_LIMIT_REQUESTS: '100000', RATE_LIMIT_ASK_REQUESTS: '100000' });
   [api, worker] = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/workers/main.js', env, 'ready')]);
   client = new ApiClient(`http://127.0.0.1:${api.port}`);
@@ -175,7 +178,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([api?.kill(), worker?.kill()]);
-  redis?.disconnect();
+  await own?.stop();
 });
 
 describe('hostile and malformed requests', () => {

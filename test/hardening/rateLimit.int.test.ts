@@ -1,17 +1,20 @@
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from '../../services/auth/ApiKeyStore.js';
 import { ApiClient } from '../support/http.js';
-import { freshRedis, spawnService, type Spawned } from '../support/processes.js';
+import { spawnService, type Spawned } from '../support/processes.js';
+import { OwnRedis } from './ownRedis.js';
 import { buildHardeningModels, stackEnv } from './support.js';
 
 /** Two API replicas on one Redis: the limits are per caller across replicas, not per process. */
+let own: OwnRedis;
 let redis: Redis;
 let apis: Spawned[] = [];
 let clients: ApiClient[] = [];
 
 beforeAll(async () => {
-  const r = await freshRedis(12);
-  redis = r.redis;
+  own = await OwnRedis.start();
+  redis = own.redis;
+  const r = { url: own.url };
   const env = stackEnv(r.url, buildHardeningModels(), { RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_ASK_REQUESTS: '2', RATE_LIMIT_WINDOW_SECONDS: '60', GENERATOR_MODEL: 'absent/model' });
   apis = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/main.js', env, 'listening')]);
   clients = apis.map((a) => new ApiClient(`http://127.0.0.1:${a.port}`));
@@ -19,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(apis.map((a) => a.kill()));
-  redis?.disconnect();
+  await own?.stop();
 });
 
 function expectLimited(r: { status: number; body: any; headers: Headers }, who: RegExp): void {

@@ -1,0 +1,71 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { tempDir, waitUntil } from '../support/processes.js';
+
+/**
+ * A redis-server owned by one test file: its own port and data folder, so nothing another test run (or
+ * another person's run on the same machine) does to the shared Redis on 6379 can reach it, and the test
+ * may kill and restart it. Append-only persistence as in production.
+ */
+export class OwnRedis {
+  private child: ChildProcess | null = null;
+  readonly dir = tempDir('redis');
+  redis!: Redis;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) throw new Error('these tests start their own redis-server: install it (apt-get install redis-server)');
+    const r = new OwnRedis(await freePort());
+    await r.startServer();
+    r.redis = new Redis(r.url, { maxRetriesPerRequest: null });
+    r.redis.on('error', () => undefined);
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Start the server (again) on the same port and files. */
+  async startServer(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
+      stdio: 'ignore',
+    });
+    this.child = child;
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
+    probe.on('error', () => undefined);
+    try {
+      await waitUntil(async () => child.exitCode === null && (await probe.ping().catch(() => '')) === 'PONG', 20_000, `redis-server on port ${this.port}`, 100);
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Stop the server with `signal` (SIGKILL: no shutdown work, no final fsync) and wait for it to exit. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.redis?.disconnect();
+    await this.kill('SIGTERM');
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
