@@ -1,0 +1,251 @@
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { QUEUES } from '../indexer/pipeline/jobs.js';
+import { buildTestModel } from '../model/builder/buildTestModel.js';
+
+export interface LoadBenchOptions {
+  squadFile: string;
+  /** Concurrent question clients (1..64). */
+  clients?: number;
+  /** Length of the measured window in seconds (1..600). */
+  seconds?: number;
+  /** Paragraphs indexed (and prefilled) before the window: what the questions retrieve from. */
+  seedDocuments?: number;
+  /** Paragraphs submitted as a batch ingestion at the start of the window, indexed while questions run. */
+  batchDocuments?: number;
+  log?: (msg: string) => void;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export interface LoadBenchResult {
+  clients: number;
+  seconds: number;
+  models: { generator: string; embedder: string };
+  requests: number;
+  ok: number;
+  errors: number;
+  errorSamples: string[];
+  requestsPerSecond: number;
+  latencyMs: LatencySummary;
+  ingestion: { submitted: number; indexedDuringWindow: number; documentsPerSecond: number; allIndexedAfterSeconds: number | null };
+  /** Peak resident set size of each process over the whole run (kernel's VmHWM), in MiB. */
+  peakMemoryMiB: { api: number; worker: number };
+  machine: { cpus: number; loadAverage1mAtEnd: number };
+}
+
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summarise(values: number[]): LatencySummary {
+  const s = [...values].sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return { p50: round(percentile(s, 50)), p95: round(percentile(s, 95)), p99: round(percentile(s, 99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), max: round(s.at(-1) ?? 0) };
+}
+
+/** Peak RSS of a live process in MiB, from /proc (Linux). */
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+function startProcess(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening'): Promise<{ child: ChildProcess; port?: number }> {
+  const child = fork(path.join(DIST, entry), [], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${entry} did not become ${waitFor} in 120 s`)), 120_000);
+    child.on('message', (m: { type?: string; port?: number }) => {
+      if (m?.type === waitFor) {
+        clearTimeout(t);
+        resolve({ child, port: m.port });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${entry} exited with ${code}`));
+    });
+  });
+}
+
+function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function indexedCount(base: string, collection: string): Promise<number> {
+  const r = await json(base, 'GET', `/v1/collections/${collection}`);
+  return r.status === 200 ? Number(r.body.documents ?? 0) : 0;
+}
+
+/**
+ * Load on a whole deployment over loopback: an API process and a worker process (built `tiny` decoder and
+ * `tiny-encoder`, so the numbers measure the service, not a model) on a Redis of their own. After a seed
+ * collection is indexed and prefilled, a batch ingestion is submitted and `clients` question clients ask
+ * SQuAD questions back to back for `seconds`, while the worker indexes the batch. Bounded: at most 64
+ * clients, 600 s, and everything it starts is stopped and deleted at the end.
+ */
+export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchResult> {
+  const clients = Math.min(64, Math.max(1, opts.clients ?? 20));
+  const seconds = Math.min(600, Math.max(1, opts.seconds ?? 60));
+  const seedN = opts.seedDocuments ?? 100;
+  const batchN = opts.batchDocuments ?? 1000;
+  const log = opts.log ?? (() => undefined);
+  if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) throw new Error('the load bench starts its own redis-server: install it first');
+
+  const squad = await loadSquad(opts.squadFile);
+  const paragraphs = allParagraphs(squad);
+  if (paragraphs.length < seedN + batchN) throw new Error(`${opts.squadFile} has ${paragraphs.length} paragraphs; need ${seedN + batchN}`);
+  const seed = paragraphs.slice(0, seedN);
+  const batch = paragraphs.slice(seedN, seedN + batchN);
+  const questions = seed.flatMap((p) => p.qas.map((q) => q.question));
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rag-load-'));
+  const modelsDir = path.join(work, 'models');
+  buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny'));
+  buildTestModel('tiny-encoder', path.join(modelsDir, 'test', 'tiny-encoder'));
+  const redisPort = await freePort();
+  const redisDir = path.join(work, 'redis');
+  fs.mkdirSync(redisDir);
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+  const children: ChildProcess[] = [];
+  try {
+    const env = {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      DATA_DIR: path.join(work, 'data'),
+      MODELS_DIR: modelsDir,
+      GENERATOR_MODEL: 'test/tiny',
+      EMBEDDING_MODEL: 'test/tiny-encoder',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      RUN_WORKERS: 'false',
+      RATE_LIMIT_REQUESTS: '0',
+      RATE_LIMIT_ASK_REQUESTS: '0',
+    };
+    // The API waits for Redis (ensureRedis would start another one if it did not answer yet).
+    await until(async () => spawnSync('redis-cli', ['-p', String(redisPort), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 20_000, 'redis-server');
+    const api = await startProcess('services/main.js', env, 'listening');
+    children.push(api.child);
+    const worker = await startProcess('services/workers/main.js', env, 'ready');
+    children.push(worker.child);
+    const base = `http://127.0.0.1:${api.port}`;
+    await until(async () => (await json(base, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');
+
+    log(`load: seeding ${seedN} paragraphs`);
+    const seeded = await json(base, 'POST', '/v1/collections/qa/documents', { documents: seed.map((p) => ({ id: p.id, title: p.title, text: p.context })) });
+    if (seeded.status !== 202) throw new Error(`seed ingest: ${seeded.status} ${JSON.stringify(seeded.body)}`);
+    await until(async () => (await indexedCount(base, 'qa')) === seedN, 600_000, 'seed indexing');
+    // Let the worker's block prefill of the seed finish (one job per document), so the window starts from cached blocks.
+    const prefill = new Queue(QUEUES.prefill, { connection: { host: '127.0.0.1', port: redisPort } });
+    try {
+      await until(async () => (await prefill.getJobCounts('completed')).completed === seedN, 600_000, 'seed prefill');
+    } finally {
+      await prefill.close();
+    }
+
+    log(`load: ${clients} clients for ${seconds} s while ${batchN} paragraphs are ingested`);
+    const submitted = await json(base, 'POST', '/v1/collections/batch/documents', { documents: batch.map((p) => ({ id: p.id, title: p.title, text: p.context })) });
+    if (submitted.status !== 202) throw new Error(`batch ingest: ${submitted.status}`);
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    const latencies: number[] = [];
+    let errors = 0;
+    const errorSamples: string[] = [];
+    let next = 0;
+    const client = async () => {
+      while (performance.now() < deadline) {
+        const question = questions[next++ % questions.length];
+        const t0 = performance.now();
+        try {
+          const r = await json(base, 'POST', '/v1/ask', { collection: 'qa', question, k: 3, maxTokens: 16 });
+          if (r.status === 200) latencies.push(performance.now() - t0);
+          else {
+            errors++;
+            if (errorSamples.length < 5) errorSamples.push(`${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+          }
+        } catch (e) {
+          errors++;
+          if (errorSamples.length < 5) errorSamples.push((e as Error).message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, client));
+    const elapsed = (performance.now() - started) / 1000;
+    const indexedDuringWindow = await indexedCount(base, 'batch');
+    log(`load: window done; ${indexedDuringWindow}/${batchN} batch paragraphs indexed; waiting for the rest`);
+    let allIndexedAfterSeconds: number | null = null;
+    try {
+      await until(async () => (await indexedCount(base, 'batch')) === batchN, 300_000, 'batch indexing');
+      allIndexedAfterSeconds = Math.round((performance.now() - started) / 100) / 10;
+    } catch {
+      allIndexedAfterSeconds = null;
+    }
+    const peak = { api: peakRssMiB(api.child.pid!), worker: peakRssMiB(worker.child.pid!) };
+    const requests = latencies.length + errors;
+    return {
+      clients,
+      seconds: Math.round(elapsed * 10) / 10,
+      models: { generator: 'test/tiny (built)', embedder: 'test/tiny-encoder (built)' },
+      requests,
+      ok: latencies.length,
+      errors,
+      errorSamples,
+      requestsPerSecond: Math.round((latencies.length / elapsed) * 10) / 10,
+      latencyMs: summarise(latencies),
+      ingestion: { submitted: batchN, indexedDuringWindow, documentsPerSecond: Math.round((indexedDuringWindow / elapsed) * 10) / 10, allIndexedAfterSeconds },
+      peakMemoryMiB: peak,
+      machine: { cpus: os.cpus().length, loadAverage1mAtEnd: Math.round(os.loadavg()[0]! * 100) / 100 },
+    };
+  } finally {
+    await Promise.all(children.map((c) => stopProcess(c)));
+    await stopProcess(redis, 'SIGKILL');
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
