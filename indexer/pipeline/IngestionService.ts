@@ -80,7 +80,7 @@ export class IngestionService {
         {
           name: 'embed',
           queueName: QUEUES.embed,
-          data: { collection, documentId: doc.id, version },
+          data: { collection, documentId: doc.id, version, requestId },
           opts: { ...opts, jobId: `${jobId}-embed`, failParentOnFailure: true },
           children: [
             {

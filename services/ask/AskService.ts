@@ -8,6 +8,9 @@ import { loadConfig } from '../../infra/config.js';
 import type { SearchHit, SearchMode, SearchService } from '../../retriever/SearchService.js';
 import { ContextPlanner, PlanningError, type CompressionMethod, type ContextPlan, type OrderMethod } from './ContextPlanner.js';
 import type { GeneratorHandle } from './GeneratorHandle.js';
+import { componentLogger } from '../../infra/logger.js';
+
+const log = componentLogger('ask');
 
 export interface AskRequest {
   collection: string;
@@ -78,6 +81,9 @@ export type AskEvent =
   | { type: 'token'; text: string; id: number }
   | { type: 'done'; response: AskResponse };
 
+/** Told about every answered question (the dashboard's recent list, stage metrics). */
+export type AnswerListener = (req: AskRequest, res: AskResponse) => void | Promise<void>;
+
 export class GeneratorUnavailableError extends Error {}
 export { PlanningError };
 
@@ -88,6 +94,7 @@ export { PlanningError };
  */
 export class AskService {
   private planner: { generator: BlockAttentionGenerator; planner: ContextPlanner } | null = null;
+  private readonly listeners: AnswerListener[] = [];
 
   constructor(
     private readonly store: DocumentStore,
@@ -97,6 +104,10 @@ export class AskService {
     private readonly dataDir: string = loadConfig().dataDir,
     private readonly profiles: ProfileStore = ProfileStore.forDataDir(dataDir),
   ) {}
+
+  onAnswered(listener: AnswerListener): void {
+    this.listeners.push(listener);
+  }
 
   /** The loaded generator, or GeneratorUnavailableError saying why not (and how to provide one). */
   requireGenerator(): BlockAttentionGenerator {
@@ -252,6 +263,14 @@ export class AskService {
       usage: { promptTokens: pass.start + pass.tokens.length, completionTokens: g.tokenIds.length },
       passages,
     };
+    // Recorded before the answer returns, so a client that just got it finds it in the recent list.
+    for (const l of this.listeners) {
+      try {
+        await l(req, response);
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'answer listener failed');
+      }
+    }
     onEvent({ type: 'done', response });
     return response;
   }

@@ -7,6 +7,7 @@ import { runIndexStep, type AfterIndexHook } from '../../indexer/pipeline/IndexS
 import { QUEUES, type ChunkStepResult, type EmbedStepResult, type IngestJobData } from '../../indexer/pipeline/jobs.js';
 import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
 import type { TokenCounter } from '../../indexer/text/Chunker.js';
+import { jobLogger } from './jobLog.js';
 
 const log = componentLogger('ingest-workers');
 
@@ -59,8 +60,14 @@ export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
     async (job) => runIndexStep(job.data, await onlyChildValue<EmbedStepResult>(job), deps),
     { ...common, concurrency: 4 },
   );
+  // Job log lines carry the request id of the HTTP call that created the job (IngestJobData.requestId).
+  index.on('completed', (job, result: unknown) => {
+    const r = result as { applied?: boolean; added?: number; removed?: number } | undefined;
+    jobLogger(log, job).info({ collection: job.data.collection, documentId: job.data.document.id, applied: r?.applied, added: r?.added, removed: r?.removed }, 'document indexed');
+  });
   for (const w of [chunk, embed, index]) {
-    w.on('failed', (job, err) => log.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) => (job ? jobLogger(log, job) : log.child({ queue: w.name })).warn({ err: err.message }, 'job failed'));
+    w.on('completed', (job) => jobLogger(log, job).debug('step done'));
     w.on('error', (err) => log.error({ queue: w.name, err: err.message }, 'worker error'));
   }
   return [chunk, embed, index];
