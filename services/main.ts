@@ -53,9 +53,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests');
-    const { forced } = await drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
+    // The worker child drains its jobs while the server drains its requests (its own timeout is the same).
+    const [{ forced }] = await Promise.all([drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS), supervisor?.stop(config.SHUTDOWN_TIMEOUT_MS + 5000)]);
     if (forced) log.warn('requests still running at the shutdown timeout were cut off');
-    await supervisor?.stop(config.SHUTDOWN_TIMEOUT_MS);
     await within(generator.release(), 5000, undefined);
     await closeContext(ctx);
     process.exit(0);

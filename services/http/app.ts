@@ -3,7 +3,10 @@ import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
 import { errorHandler, HttpError, notFound } from './errors.js';
 import type { AskService } from '../ask/AskService.js';
+import type { ServiceMetrics } from '../../infra/metrics.js';
+import type { AdminDashboard } from '../admin/AdminDashboard.js';
 import { adminRouter } from './routes/admin.js';
+import { adminDashboardApi, adminPages } from './routes/adminDashboard.js';
 import { askRouter } from './routes/ask.js';
 import { collectionsRouter } from './routes/collections.js';
 import { documentsRouter } from './routes/documents.js';
@@ -24,6 +27,10 @@ export interface AppParts {
   readiness?: ReadinessCheck[];
   /** The question pipeline; without it /v1/ask is not mounted (e.g. an ingestion-only API). */
   ask?: AskService;
+  /** Prometheus metrics: HTTP latency by route, served at /metrics (admin scope once auth is enforced). */
+  metrics?: ServiceMetrics;
+  /** The operator dashboard at /admin and its data API under /v1/admin. */
+  admin?: AdminDashboard;
 }
 
 export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
@@ -41,6 +48,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     res.setHeader('x-request-id', id);
     next();
   });
+  if (parts.metrics) app.use(parts.metrics.httpMiddleware());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -71,6 +79,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(ctx.auth.identify());
   api.use(rateLimiter(ctx.redis, { requests: ctx.config.RATE_LIMIT_REQUESTS, askRequests: ctx.config.RATE_LIMIT_ASK_REQUESTS, windowSeconds: ctx.config.RATE_LIMIT_WINDOW_SECONDS }));
   api.use(adminRouter(ctx));
+  if (parts.admin) api.use(adminDashboardApi(ctx, parts.admin));
   api.use(documentsRouter(ctx));
   api.use(collectionsRouter(ctx));
   api.use(jobsRouter(ctx));
@@ -80,6 +89,14 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     api.use(openAiRouter(ctx, parts.ask));
   }
   app.use('/v1', api);
+  if (parts.metrics) {
+    const metrics = parts.metrics;
+    app.get('/metrics', ctx.auth.identify(), ctx.auth.require('admin'), async (_req, res) => {
+      const { contentType, body } = await metrics.render();
+      res.type(contentType).send(body);
+    });
+  }
+  if (parts.admin) app.use('/admin', adminPages(ctx, parts.admin));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -10,6 +10,7 @@ import { GeneratorHandle, loadWithoutTaps } from '../ask/GeneratorHandle.js';
 import { startIngestionWorkers } from './IngestionWorkers.js';
 import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
+import { startCalibrationWorker } from './CalibrationWorker.js';
 import { redisAnswers } from '../../infra/redis.js';
 import { assertWritableDir, within } from '../lifecycle.js';
 
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     afterIndex: generatorState?.state === 'ready' ? prefillHook(prefillQueue, config.JOB_ATTEMPTS) : undefined,
   });
   if (generatorState?.state === 'ready') workers.push(startPrefillWorker(bullConnection(config), generatorState.generator, config.JOB_LOCK_MS));
+  // Recalibration from the dashboard: loads a tapped model only while a job runs.
+  workers.push(startCalibrationWorker(bullConnection(config), config));
   const snapshotter = new IndexSnapshotter(ctx.redis, ctx.store, ctx.registry, snapshotRoot(config), config.SNAPSHOT_INTERVAL_MS);
   snapshotter.start();
   log.info({ embedder: embedder.id, queues: workers.map((w) => w.name) }, 'workers started');
