@@ -7,6 +7,7 @@ import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
 import { createApp } from './http/app.js';
+import { createObservability } from './admin/observability.js';
 import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
@@ -27,8 +28,11 @@ async function main(): Promise<void> {
   const warmup = new IndexWarmup(ctx);
   void warmup.start();
   let stopping = false;
+  const observability = createObservability(ctx, generator, ask);
   const app = createApp(ctx, {
     ask,
+    metrics: observability.metrics,
+    admin: observability.admin,
     readiness: [
       { name: 'redis', check: async () => (await ctx.redis.ping()) === 'PONG' },
       // Ready once the generator has loaded or is known to be missing (then ask answers 503 and says why).
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     const [{ forced }] = await Promise.all([drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS), supervisor?.stop(config.SHUTDOWN_TIMEOUT_MS + 5000)]);
     if (forced) log.warn('requests still running at the shutdown timeout were cut off');
     await within(generator.release(), 5000, undefined);
+    await observability.close();
     await closeContext(ctx);
     process.exit(0);
   };
