@@ -15,6 +15,7 @@ import { Probe } from '../compressor/Probe.js';
 import { blockSentenceFeatures } from '../compressor/SentinelScorer.js';
 import { rawAttentionScore } from '../compressor/SentenceFeatures.js';
 import { planCompression } from '../compressor/CompressionPlan.js';
+import { compressKv } from '../compressor/KvCompressor.js';
 
 /**
  * Cost of Sentinel compression in the served pipeline, on a real model shape (random weights; compute cost does
@@ -37,6 +38,12 @@ export interface CompressBenchOptions {
   runs?: number;
   blockTokens?: number;
   intraOpThreads?: number;
+  /**
+   * How the kept tokens become the compressed context: `compressKv` (default) drops entries from the assembled
+   * KV and re-encodes them in place (tokens before the first drop keep their positions); `assemble` re-assembles
+   * the kept tokens from the cached blocks (generator.assemble with keep).
+   */
+  reassemble?: 'compressKv' | 'assemble';
   log?: (msg: string) => void;
 }
 
@@ -61,6 +68,7 @@ export interface CompressContextResult {
 
 export interface CompressBenchReport {
   model: string;
+  reassemble: 'compressKv' | 'assemble';
   runs: number;
   threads: number;
   blockTokens: number;
@@ -124,9 +132,10 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
   const runs = opts.runs ?? 3;
   const blockTokens = opts.blockTokens ?? 200;
   const threads = opts.intraOpThreads ?? 0;
+  const reassemble = opts.reassemble ?? 'compressKv';
   const model = await DecoderModel.load(modelDir, { intraOpThreads: threads, taps: true });
   const modelId = modelIdentity(model);
-  const { layers, heads, kvHeads, headDim } = model.config;
+  const { layers, heads, kvHeads, headDim, ropeTheta } = model.config;
   const store = new KvBlockStore({ modelId, shape: { layers, kvHeads, headDim }, memoryBytes: 8 * 2 ** 30, dir: null, diskBytes: 0 });
   const gen = BlockAttentionGenerator.create(model, { store, modelId });
   const runner = new GeneratorQuestionPass(gen, modelId);
@@ -187,7 +196,8 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
           const scores = blockSentenceFeatures(probed).map((block) => block.map((f) => probe.score(f)));
           const plan = planCompression(ctx.blocks, scores, { keepRatio });
           const p2 = performance.now();
-          const small = await gen.assemble(blocks, { keep: plan.keepTokens });
+          const small: AssembledContext =
+            reassemble === 'assemble' ? await gen.assemble(blocks, { keep: plan.keepTokens }) : { ...assembled, kv: compressKv(assembled.kv, ctx.blocks, plan.keepSentences, ropeTheta).kv, layout: [] };
           const p3 = performance.now();
           const out = await gen.questionPass(small, finalTokens);
           argmax(out.logits);
@@ -231,11 +241,12 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
   } finally {
     await model.release();
   }
-  return { model: path.basename(modelDir), runs, threads, blockTokens, questionTokens: finalTokens.length, results };
+  return { model: path.basename(modelDir), reassemble, runs, threads, blockTokens, questionTokens: finalTokens.length, results };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const contexts = process.argv[2] ? process.argv[2].split(',').map(Number) : undefined;
   const runs = process.argv[3] ? Number(process.argv[3]) : undefined;
-  runCompressBench({ contexts, runs }).then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
+  const reassemble = process.argv[4] === 'assemble' ? 'assemble' : 'compressKv';
+  runCompressBench({ contexts, runs, reassemble }).then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
 }
