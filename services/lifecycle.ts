@@ -20,18 +20,21 @@ export function assertWritableDir(dir: string, variable: string): void {
 }
 
 /**
- * Stop taking connections and let in-flight requests finish; idle keep-alive sockets are closed at once
- * (they would hold `close()` open forever), and whatever still runs after `timeoutMs` is cut off.
+ * Stop taking connections and let in-flight requests finish. Idle keep-alive sockets would hold `close()`
+ * open forever, so they are closed at once and again as each in-flight request ends (its socket turns idle);
+ * whatever still runs after `timeoutMs` is cut off.
  */
 export async function drainHttpServer(server: Server, timeoutMs: number): Promise<{ forced: boolean }> {
   let forced = false;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
   const timer = setTimeout(() => {
     forced = true;
     server.closeAllConnections();
   }, timeoutMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
   return { forced };
 }
