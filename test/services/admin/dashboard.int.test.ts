@@ -291,7 +291,7 @@ describe('dashboard in a browser', () => {
 
   it('Bull Board is mounted behind the same session', async () => {
     await page.goto(`${base}/admin/queues`);
-    await page.waitForFunction(() => document.body.innerText.includes('rag-index'), undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.body.innerText.includes('rag-index') && !document.body.innerText.includes('Loading'), undefined, { timeout: 30_000 });
     await shot('bull-board');
     await page.goto(`${base}/admin/#overview`);
     await page.waitForSelector('#view[data-view="overview"]');
@@ -346,11 +346,11 @@ describe('calibration job', () => {
     await page.fill('#recalibrate-form input[name="k"]', '4');
     await page.fill('#recalibrate-form input[name="n"]', '3');
     await page.click('#recalibrate');
-    await page.waitForFunction(() => [...document.querySelectorAll('#view .card h2')].some((h) => / k=4$/.test(h.textContent ?? '')), undefined, { timeout: 120_000, polling: 500 });
+    await page.waitForFunction(() => [...document.querySelectorAll('#view .card h2')].some((h) => /^k=4 /.test(h.textContent ?? '')), undefined, { timeout: 120_000, polling: 500 });
     const c = (await admin('GET', '/v1/admin/calibration')).body;
     const p4 = c.profiles.find((p: any) => p.k === 4);
     expect(p4.values.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 9);
-    const chips = await page.$$eval('#view .card', (cards) => cards.filter((c) => / k=4$/.test(c.querySelector('h2')?.textContent ?? '')).flatMap((c) => [...c.querySelectorAll('.chip')].map((x) => x.textContent)));
+    const chips = await page.$$eval('#view .card', (cards) => cards.filter((c) => /^k=4 /.test(c.querySelector('h2')?.textContent ?? '')).flatMap((c) => [...c.querySelectorAll('.chip')].map((x) => x.textContent)));
     expect(chips).toEqual(p4.values.map((v: number, i: number) => `slot ${i + 1}: ${(v * 100).toFixed(1)}%`));
     await page.waitForFunction(() => document.querySelectorAll('#view .chart canvas').length >= 2);
     await shot('calibration');

@@ -235,7 +235,8 @@ views.latency = async () => {
           chart(
             {
               scales: { x: { time: false } },
-              axes: [{ label: 'question' }, { label: 'ms', size: 60 }],
+              legend: { live: false },
+              axes: [{ label: 'question', incrs: [1, 2, 5, 10, 20, 50, 100] }, { label: 'ms', size: 60 }],
               series: [{ label: 'question' }, ...lines.map(([label], i) => ({ label, stroke: COLORS[i], width: 2, points: { show: series.length < 40 } }))],
             },
             [xs, ...lines.map(([, f]) => series.map((s) => (s.timings[f] === null ? null : s.timings[f])))],
@@ -270,16 +271,16 @@ views.calibration = async () => {
   const byKey = c.profiles.map((p) => {
     const xs = p.values.map((_, i) => i + 1);
     return card(
-      `${p.modelId} · ${p.attentionMode} · k=${p.k}`,
-      el('p', { class: 'muted small' }, `template ${p.templateId} · ${p.prompts} prompts · seed ${p.seed} · layers ${p.layers.length} · ${new Date(p.createdAt).toLocaleString()}`),
+      `k=${p.k} · ${p.attentionMode} attention`,
+      el('p', { class: 'muted small profile-meta' }, 'model ', el('code', { class: 'id' }, p.modelId), el('br'), `${p.prompts} prompts · seed ${p.seed} · ${p.layers.length} layers · ${new Date(p.createdAt).toLocaleString()}`),
       chart(
         {
           scales: { x: { time: false, range: [0.5, p.k + 0.5] }, y: { range: [0, Math.max(...p.values) * 1.15 || 1] } },
-          axes: [{ label: 'block slot', values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : '')) }, { label: 'attention share', size: 60 }],
+          legend: { live: false },
+          axes: [{ label: 'block slot', incrs: [1, 2, 5, 10] }, { label: 'attention share', size: 60, values: (_, ticks) => ticks.map((t) => `${(t * 100).toFixed(0)}%`) }],
           series: [{ label: 'slot' }, { label: 'share', stroke: COLORS[0], fill: 'rgba(37,99,235,0.10)', width: 2, points: { size: 7 } }],
         },
         [xs, p.values],
-        420,
       ),
       el('div', { class: 'profile-values' }, p.values.map((v, i) => el('span', { class: 'chip', 'data-slot': i }, `slot ${i + 1}: ${(v * 100).toFixed(1)}%`))),
     );
@@ -424,7 +425,7 @@ async function refresh() {
     if (seq !== refreshSeq) return; // a newer refresh (e.g. a view switch) owns the page
     // Re-render only on change, so polling does not reset scroll positions, charts or form inputs.
     const snapshot = JSON.stringify([name, selectedAsk, content.map((n) => (n ? n.textContent : ''))]);
-    const typing = name === 'calibration' && currentView === 'calibration' && root.querySelector('#recalibrate-form:focus-within');
+    const typing = name === 'calibration' && currentView === 'calibration' && root.querySelector('#recalibrate-form input:focus, #recalibrate-form select:focus');
     if ((snapshot !== lastJson || currentView !== name) && !typing) {
       for (const c of charts.splice(0)) c.destroy();
       root.replaceChildren(...content.filter(Boolean));
