@@ -31,7 +31,7 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
  */
 export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
-    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false }) : null;
+    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false, rejectIfRedisNotReady: true }) : null;
   const all = make(opts.requests, 'rag:ratelimit:all');
   const ask = make(opts.askRequests, 'rag:ratelimit:ask');
   return async (req, res, next) => {
