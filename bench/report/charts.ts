@@ -129,7 +129,7 @@ export function compressChart(bars: readonly CompressBar[], model: string): TopL
     data: { values: bars.map((b) => ({ ...b, context: `${b.contextTokens} tokens` })) },
     mark: 'bar',
     encoding: {
-      x: { field: 'context', type: 'nominal', title: null },
+      x: { field: 'context', type: 'nominal', title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'variant', type: 'nominal', sort: null },
       y: { field: 'ttftMs', type: 'quantitative', title: 'TTFT (ms)' },
       color: { field: 'variant', type: 'nominal', title: null, sort: null },

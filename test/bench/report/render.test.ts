@@ -103,7 +103,8 @@ describe('benchmark report rendered from a fixed results fixture', () => {
   test('says it is generated and states date, machine and model shapes', () => {
     expect(markdown).toMatch(/^# Benchmarks\n/);
     expect(markdown).toContain('GENERATED FILE: do not edit');
-    expect(markdown).toContain('Run started 2026-01-02 03:04 UTC, finished 2026-01-02 04:05 UTC');
+    expect(markdown).toContain('Benches ran between 2026-01-02 03:04 and 2026-01-02 04:05 UTC');
+    expect(markdown).toContain('Embedder (ingestion, dense retrieval): `use-lite@test`, 512-d.');
     expect(markdown).toContain('| Test CPU 9000 | 2 | 24.0 GiB | Linux 6.1 x64 | v20.20.2 | 3.50 |');
     expect(markdown).toContain('| smollm2-135m | 30 | 576 | 9 | 3 | 64 | 49,152 | 100000 |');
     expect(markdown).toMatch(/random weights/);
@@ -126,7 +127,7 @@ describe('benchmark report rendered from a fixed results fixture', () => {
   test('ingestion, calibration, a failed bench and a bench not run', () => {
     expect(markdown).toContain('| 400 | 449 | 3.30 | 2.09 | 1.86 | 214.9 | 59% |');
     expect(markdown).toContain('| attention share | 0.400 | 0.100 | 0.200 | 0.300 |');
-    expect(markdown).toContain('Slots by attention (the r-th most relevant block goes to the r-th): 1, 4, 3, 2.');
+    expect(markdown).toContain('Slots by attention (the r-th most relevant block goes to the r-th): 1, 4, 3, 2. Without a profile, the zig-zag fallback puts relevance ranks 1..4 into slots 1, 4, 2, 3.');
     expect(markdown).toContain('_The `compress` bench failed in this run: out of memory._');
     expect(markdown).toContain('_Not run: `prefill` has no result in bench/results._');
   });
