@@ -162,6 +162,8 @@ export async function runTtftBench(opts: TtftBenchOptions = {}): Promise<TtftRep
       for (const mode of ['full', 'blocks-warm', 'blocks-disk', 'blocks-cold'] as TtftMode[]) {
         results.push({ contextTokens, promptTokens: used, blocks: n, mode, ttftMs: median(times[mode]), runsMs: times[mode], assembleMs: median(stages[mode].assembleMs), questionPrefillMs: median(stages[mode].questionPrefillMs) });
       }
+      // Each context's results as soon as they exist: a long run that dies later (e.g. out of memory at 8K) keeps them.
+      log(JSON.stringify(results.filter((r) => r.contextTokens === contextTokens)));
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
