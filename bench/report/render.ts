@@ -85,6 +85,19 @@ const Prefill = z.object({
   rawSessionFetchMs: z.record(z.string(), Timing).optional(),
 });
 
+const Load = z.object({
+  clients: z.number(),
+  seconds: z.number(),
+  models: z.object({ generator: z.string(), embedder: z.string() }),
+  requests: z.number(),
+  ok: z.number(),
+  errors: z.number(),
+  requestsPerSecond: z.number(),
+  latencyMs: z.object({ p50: z.number(), p95: z.number(), p99: z.number(), mean: z.number(), max: z.number() }),
+  ingestion: z.object({ submitted: z.number(), indexedDuringWindow: z.number(), documentsPerSecond: z.number(), allIndexedAfterSeconds: z.number().nullable() }),
+  peakMemoryMiB: z.object({ api: z.number(), worker: z.number() }),
+});
+
 const Calibration = z.object({
   model: z.string(),
   attentionMode: z.string(),
@@ -260,6 +273,33 @@ function prefillSection(rec: BenchRecord | undefined): Section {
   };
 }
 
+function loadSection(rec: BenchRecord | undefined): Section {
+  const p = payload(rec, Load, 'load');
+  const head = '## Load: concurrent questions during a batch ingestion\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const l = p.value;
+  return {
+    markdown: [
+      head,
+      `${l.clients} question clients against the HTTP API for ${l.seconds} s while ${n0(l.ingestion.submitted)} documents are ingested by the worker process (generator \`${l.models.generator}\`, embedder \`${l.models.embedder}\`).`,
+      '',
+      markdownTable(
+        ['requests', 'ok', 'errors', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+        [[n0(l.requests), n0(l.ok), n0(l.errors), fmt(l.requestsPerSecond, 2), fmt(l.latencyMs.p50, 0), fmt(l.latencyMs.p95, 0), fmt(l.latencyMs.p99, 0), fmt(l.latencyMs.max, 0)]],
+      ),
+      '',
+      markdownTable(
+        ['documents indexed in the window', 'documents/s', 'all indexed after s', 'peak RSS API MiB', 'peak RSS worker MiB'],
+        [[n0(l.ingestion.indexedDuringWindow), fmt(l.ingestion.documentsPerSecond, 2), fmt(l.ingestion.allIndexedAfterSeconds, 0), n0(l.peakMemoryMiB.api), n0(l.peakMemoryMiB.worker)]],
+      ),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: {},
+  };
+}
+
 async function calibrationSection(rec: BenchRecord | undefined): Promise<Section> {
   const p = payload(rec, Calibration, 'calibration');
   const head = '## Calibration profile (attention basin)\n';
@@ -331,6 +371,7 @@ export async function renderBenchReport(results: ResultSet): Promise<RenderedRep
     await ingestSection(b.get('ingest')),
     await compressSection(b.get('compress')),
     prefillSection(b.get('prefill')),
+    loadSection(b.get('load')),
     await calibrationSection(b.get('calibration')),
   ];
   return {

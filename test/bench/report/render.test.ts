@@ -70,6 +70,21 @@ const ingest = { documents: 400, chunks: 449, embedder: 'use-lite@test', rawEmbe
 
 const calibration = { model: 'smollm2-135m', attentionMode: 'blocks', k: 4, prompts: 8, layers: 30, profile: [0.4, 0.1, 0.2, 0.3], slotRanking: [0, 3, 2, 1], zigzagSlots: [0, 3, 1, 2], seconds: 8, msPerPrompt: 1000 };
 
+const load = {
+  clients: 8,
+  seconds: 15,
+  models: { generator: 'test/tiny', embedder: 'use-lite@test' },
+  requests: 120,
+  ok: 118,
+  errors: 2,
+  errorSamples: [],
+  requestsPerSecond: 8,
+  latencyMs: { p50: 400, p95: 900, p99: 1200.4, mean: 450, max: 1500 },
+  ingestion: { submitted: 300, indexedDuringWindow: 40, documentsPerSecond: 2.67, allIndexedAfterSeconds: null },
+  peakMemoryMiB: { api: 310, worker: 420 },
+  machine: { cpus: 2, loadAverage1mAtEnd: 4 },
+};
+
 let docs: string;
 let markdown: string;
 let svgFiles: string[];
@@ -81,6 +96,7 @@ beforeAll(async () => {
   writeBenchRecord(results, record('retrieval', retrieval));
   writeBenchRecord(results, record('ingest', ingest));
   writeBenchRecord(results, record('calibration', calibration));
+  writeBenchRecord(results, record('load', load, { variant: 'quick' }));
   writeBenchRecord(results, record('compress', undefined, { ok: false, error: 'out of memory' }));
   writeRunRecord(results, {
     format: 'bench-run/1',
@@ -130,6 +146,8 @@ describe('benchmark report rendered from a fixed results fixture', () => {
     expect(markdown).toContain('Slots by attention (the r-th most relevant block goes to the r-th): 1, 4, 3, 2. Without a profile, the zig-zag fallback puts relevance ranks 1..4 into slots 1, 4, 2, 3.');
     expect(markdown).toContain('_The `compress` bench failed in this run: out of memory._');
     expect(markdown).toContain('_Not run: `prefill` has no result in bench/results._');
+    expect(markdown).toContain('| 120 | 118 | 2 | 8.00 | 400 | 900 | 1200 | 1500 |');
+    expect(markdown).toContain('| 40 | 2.67 | — | 310 | 420 |'); // not all indexed by the end: an em dash, not 0
   });
 
   test('one SVG per chart, drawn from the data', () => {
