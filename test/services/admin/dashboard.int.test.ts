@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { parseExposition, type Exposition } from '../../support/prometheus.js';
 import { freshRedis, REPO, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
@@ -166,11 +168,26 @@ describe('dashboard in a browser', () => {
       .map((p) => ({ id: p.id, title: p.title, text: p.context }));
     docCount = docs.length;
     await view('ingestion');
+    // Hold the embed step so the view can be seen mid-flight: chunked, waiting to embed, index steps waiting on children.
+    const embedQueue = new Queue(QUEUES.embed, { connection: redis });
+    await embedQueue.pause();
     const res = await admin('POST', `/v1/collections/${C}/documents`, { documents: docs }, { 'x-request-id': 'h8-ingest-req' });
     expect(res.status).toBe(202);
+    const cell = (q: string, s: string) => `#view tr[data-queue="${q}"] td[data-state="${s}"]`;
+    try {
+      await page.waitForFunction(
+        ([chunked, children, n]) => document.querySelector(chunked as string)?.textContent === String(n) && document.querySelector(children as string)?.textContent === String(n),
+        [cell('rag-chunk', 'completed'), cell('rag-index', 'waiting-children'), docs.length] as const,
+        { timeout: 60_000, polling: 250 },
+      );
+      expect((await admin('GET', `/v1/jobs/${res.body.jobIds[0]}`)).body.state).not.toBe('completed');
+      await shot('ingestion-running');
+    } finally {
+      await embedQueue.resume();
+      await embedQueue.close();
+    }
     // The view polls: watch it until our jobs are done and no step of any document is waiting or running.
     await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => admin('GET', `/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 180_000, 'ingestion');
-    const cell = (q: string, s: string) => `#view tr[data-queue="${q}"] td[data-state="${s}"]`;
     const settled = (q: string) => ['waiting', 'waiting-children', 'delayed', 'active'].map((s) => cell(q, s));
     const queues = ['rag-chunk', 'rag-embed', 'rag-index', 'rag-prefill'];
     await page.waitForFunction((sels) => sels.every((s) => document.querySelector(s)?.textContent === '0'), queues.flatMap(settled), { timeout: 180_000, polling: 500 });
