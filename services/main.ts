@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     metrics: observability.metrics,
     admin: observability.admin,
     readiness: [
-      { name: 'redis', check: async () => (await ctx.redis.ping()) === 'PONG' },
+      // Bounded: while Redis is away, commands queue until it returns, and a probe must answer now.
+      { name: 'redis', check: async () => ctx.redis.status === 'ready' && (await within(ctx.redis.ping(), 1000, 'timeout')) === 'PONG' },
       // Ready once the generator has loaded or is known to be missing (then ask answers 503 and says why).
       { name: 'generator', check: async () => generator.state.state !== 'loading' },
       ...(supervisor ? [{ name: 'workers', check: async () => supervisor.alive }] : []),
