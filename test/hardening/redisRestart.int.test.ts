@@ -44,6 +44,10 @@ it('no acknowledged ingest is lost when Redis is killed and restarted on its app
   // SIGKILL: no shutdown work, no final fsync. The same server binary restarts on the same files 1.5 s later.
   await own.kill('SIGKILL');
   restarted = new Promise((r) => setTimeout(r, 1500)).then(() => own.startServer());
+  // Readiness says so at once (load balancers stop sending traffic), rather than hanging.
+  const probe = await client.get('/readyz');
+  expect(probe.status).toBe(503);
+  expect(probe.body.checks.redis).toBe(false);
   // The second half one by one, across the outage.
   for (const d of docs.slice(N / 2)) {
     try {
