@@ -4,7 +4,7 @@ import type { GeneratorHandle } from '../ask/GeneratorHandle.js';
 import type { ProfileStore, BasinProfile } from '../../reranker/BasinProfile.js';
 import type { TierCounters } from '../../infra/metrics.js';
 import { CalibrationJobs } from './CalibrationJobs.js';
-import { QueueInspector, type JobSummary, type QueueDepth } from './QueueInspector.js';
+import { jobSummary, QueueInspector, type JobSummary, type QueueDepth } from './QueueInspector.js';
 import { RecentAsks, type RecentAsk } from './RecentAsks.js';
 import { stagePercentiles, type StagePercentiles } from './latency.js';
 
@@ -115,19 +115,7 @@ export class AdminDashboard {
       model: this.ctx.config.GENERATOR_MODEL,
       profiles: this.profiles.list(),
       jobs: jobs
-        .map((j) => ({
-          queue: q.name,
-          id: j.id ?? '',
-          name: j.name,
-          progress: typeof j.progress === 'number' ? j.progress : 0,
-          attemptsMade: j.attemptsMade,
-          timestamp: j.timestamp,
-          processedOn: j.processedOn ?? null,
-          finishedOn: j.finishedOn ?? null,
-          failedReason: j.failedReason || null,
-          subject: `k=${j.data.k}, ${j.data.n} prompts, ${j.data.mode} attention`,
-          requestId: j.data.requestId ?? null,
-        }))
+        .map((j) => jobSummary(q.name, j))
         .sort((a, b) => b.timestamp - a.timestamp),
     };
   }

@@ -41,7 +41,7 @@ function subjectOf(data: unknown): string {
   return '';
 }
 
-function summary(queue: string, job: Job): JobSummary {
+export function jobSummary(queue: string, job: Job): JobSummary {
   const progress = typeof job.progress === 'number' ? job.progress : 0;
   const requestId = (job.data as { requestId?: unknown } | undefined)?.requestId;
   return {
@@ -80,7 +80,7 @@ export class QueueInspector {
   }
 
   async jobs(state: 'active' | 'failed' | 'completed' | 'waiting', limit = 50): Promise<JobSummary[]> {
-    const lists = await Promise.all([...this.byName.values()].map(async (q) => (await q.getJobs([state], 0, limit - 1)).filter((j): j is Job => !!j).map((j) => summary(q.name, j))));
+    const lists = await Promise.all([...this.byName.values()].map(async (q) => (await q.getJobs([state], 0, limit - 1)).filter((j): j is Job => !!j).map((j) => jobSummary(q.name, j))));
     const time = (j: JobSummary) => j.finishedOn ?? j.processedOn ?? j.timestamp;
     return lists
       .flat()
