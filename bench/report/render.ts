@@ -56,7 +56,9 @@ const Ttft = z.object({
   runs: z.number(),
   blockTokens: z.number(),
   questionTokens: z.number(),
-  results: z.array(z.object({ contextTokens: z.number(), promptTokens: z.number(), blocks: z.number(), mode: z.string(), ttftMs: z.number(), assembleMs: z.number(), questionPrefillMs: z.number() })),
+  results: z.array(
+    z.object({ contextTokens: z.number(), promptTokens: z.number(), blocks: z.number(), mode: z.string(), ttftMs: z.number(), runsMs: z.array(z.number()).default([]), assembleMs: z.number(), questionPrefillMs: z.number() }),
+  ),
 });
 
 const Compress = z.object({
@@ -112,6 +114,10 @@ const Calibration = z.object({
 
 type Section = { markdown: string; svgs: Record<string, string> };
 
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const when = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
 const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -142,6 +148,9 @@ async function ttftSection(rec: BenchRecord | undefined): Promise<Section> {
     return [String(c), String(first?.promptTokens ?? ''), String(first?.blocks ?? ''), ...modes.map((m) => fmt(at(c, m)?.ttftMs, 0)), ...modes.filter((m) => m !== 'full').map((m) => (full ? fmt((at(c, m)?.ttftMs ?? NaN) / full, 3) : '—'))];
   });
   const svg = await renderSvg(ttftChart(t.results.map(({ contextTokens, mode, ttftMs }) => ({ contextTokens, mode, ttftMs })), t.model));
+  // How much the same measurement moved between runs: on a shared machine this bounds what a difference means.
+  const spreads = t.results.filter((r) => r.runsMs.length > 1).map((r) => Math.max(...r.runsMs) / Math.min(...r.runsMs));
+  const spread = spreads.length ? `Run-to-run spread of one measurement (slowest / fastest run): median ${fmt(median(spreads), 2)}x, worst ${fmt(Math.max(...spreads), 2)}x.` : '';
   return {
     markdown: [
       head,
@@ -151,6 +160,8 @@ async function ttftSection(rec: BenchRecord | undefined): Promise<Section> {
       '![TTFT against context length](img/ttft.svg)',
       '',
       markdownTable(['context', 'prompt tokens', 'blocks', ...modes.map((m) => `${m} (ms)`), ...modes.filter((m) => m !== 'full').map((m) => `${m} / full`)], rows),
+      '',
+      spread,
       '',
       variantNote(rec),
       '',

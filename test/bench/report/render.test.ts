@@ -31,7 +31,8 @@ const ttft = {
       mode,
       // full 1000/2000, warm 100/200, disk 150/300, cold 1100/2200
       ttftMs: [1000, 100, 150, 1100][j] * (i + 1),
-      runsMs: [],
+      // two runs: the second 10% (first context) or 50% (second context) slower than the first
+      runsMs: [1, i === 0 ? 1.1 : 1.5].map((f) => f * [1000, 100, 150, 1100][j] * (i + 1)),
       assembleMs: 1,
       questionPrefillMs: 2,
     })),
@@ -131,6 +132,7 @@ describe('benchmark report rendered from a fixed results fixture', () => {
     expect(markdown).toContain('| 1024 | 1014 | 4 | 1000 | 100 | 150 | 1100 | 0.100 | 0.150 | 1.100 |');
     expect(markdown).toContain('| 2048 | 2038 | 8 | 2000 | 200 | 300 | 2200 | 0.100 | 0.150 | 1.100 |');
     expect(markdown).toContain('`rag bench ttft --json --quick` (**quick variant**');
+    expect(markdown).toContain('Run-to-run spread of one measurement (slowest / fastest run): median 1.30x, worst 1.50x.');
     expect(markdown).toContain('![TTFT against context length](img/ttft.svg)');
   });
 
