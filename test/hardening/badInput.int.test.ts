@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES } from '../../indexer/pipeline/jobs.js';
@@ -87,6 +88,8 @@ const CASES: Case[] = [
   { name: 'question over 4000 characters', ...post('/v1/ask', json({ collection: C, question: 'q'.repeat(5000) }), { message: /^question:/ }) },
   { name: 'chat question over 4000 characters', ...post('/v1/chat/completions', json({ model: `rag/${C}`, messages: [{ role: 'user', content: 'q'.repeat(5000) }] }), { message: /4000/ }) },
   { name: 'nested 100 levels deep', ...post(docs, `{"text":"a","metadata":{"x":${'['.repeat(100)}${']'.repeat(100)}}}`, { message: /nested deeper/ }) },
+  { name: 'gzip bomb (small on the wire, over the limit inflated)', ...post(docs, gzipSync(huge(LIMIT * 8)), { headers: { ...JSON_TYPE, 'content-encoding': 'gzip' }, status: 413 }) },
+  { name: 'unknown content encoding', ...post(docs, json({ text: 'a' }), { headers: { ...JSON_TYPE, 'content-encoding': 'x-custom' }, status: 415 }) },
   // Invalid UTF-8 and charsets
   { name: 'invalid UTF-8 in text', ...post(docs, bytes('{"text":"caf', [0xc3, 0x28], '"}'), { message: /UTF-8/ }) },
   { name: 'overlong UTF-8 slash', ...post(docs, bytes('{"id":"a', [0xc0, 0xaf], 'b","text":"x"}'), { message: /UTF-8/ }) },
