@@ -35,11 +35,12 @@ export class Authenticator {
     this.enforcedCache = null;
   }
 
-  /** Resolves the caller into res.locals.principal; a presented but wrong key is a 401 at once. */
+  /** Resolves the caller into res.locals.principal; when enforced, a presented but wrong key is a 401 at once. */
   identify(): RequestHandler {
     return async (req, res, next) => {
       const header = req.header('authorization');
-      if (header !== undefined) {
+      // With authentication off, credentials are ignored (clients such as OpenAI's always send one).
+      if (header !== undefined && (await this.enforced())) {
         const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
         if (!m) return next(new HttpError(401, 'authorization: expected "Bearer <api key>"', 'authorization'));
         const p = await this.keys.verify(m[1]!);
