@@ -72,7 +72,8 @@ export const STAGES = ['retrieveMs', 'assembleMs', 'questionPrefillMs', 'firstTo
 export const ANSWER_QUALITY_NOTE =
   'Answer exact match and F1 are meaningful only with a real (pretrained) generator. With the test models this ' +
   'project builds (random weights, e.g. test/tiny) they are noise: they show that the pipeline runs end to end, ' +
-  'not how well it answers. Retrieval, retention, compression and latency numbers do not depend on the weights.';
+  'not how well it answers. Retrieval, latency, and retention under lexical compression do not depend on the generator\'s ' +
+  'weights; retention under raw/probe compression does (it follows the model\'s attention), so it too needs a real model.';
 
 export interface SquadEvalSummary {
   questions: number;
