@@ -68,13 +68,13 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   });
 
   const api = express.Router();
+  api.use(apiContentSecurityPolicy);
   api.use((req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
       return next(new HttpError(415, 'body: send JSON with Content-Type: application/json', 'content-type'));
     }
     next();
   });
-  api.use(apiContentSecurityPolicy);
   api.use(strictJsonBody(ctx.config.MAX_BODY_BYTES));
   api.use(ctx.auth.identify());
   api.use(rateLimiter(ctx.redis, { requests: ctx.config.RATE_LIMIT_REQUESTS, askRequests: ctx.config.RATE_LIMIT_ASK_REQUESTS, windowSeconds: ctx.config.RATE_LIMIT_WINDOW_SECONDS }));

@@ -201,6 +201,7 @@ describe('hostile and malformed requests', () => {
     if (c.message) expect(summary.message).toMatch(c.message);
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('content-security-policy')).toContain("default-src 'none'");
   });
 
   it('leaves the server healthy and the stored data unchanged', async () => {
