@@ -9,7 +9,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 # onnxruntime-node's postinstall only fetches optional CUDA binaries from outside the npm registry.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+# `npm install` against the committed lockfile installs the locked versions; `npm ci` refuses this lockfile
+# (it lists only linux-x64 builds of optional native packages; see the README).
+RUN npm install --no-audit --no-fund
 COPY tsconfig.json ./
 COPY infra infra
 COPY model model
