@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { tempDir, waitUntil } from '../support/processes.js';
@@ -53,9 +54,11 @@ export class OwnRedis {
     });
   }
 
+  /** Stop the server and delete its files. */
   async stop(): Promise<void> {
     this.redis?.disconnect();
     await this.kill('SIGTERM');
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
