@@ -31,12 +31,15 @@ const Metrics = z.object({ 'recall@1': z.number(), 'recall@5': z.number(), 'reca
 const Retrieval = z.object({
   quality: z.object({
     dataset: z.object({ paragraphs: z.number(), questions: z.number() }),
+    depth: z.number().optional(),
     split: z.object({ rule: z.string(), reportedQuestions: z.number() }).optional(),
     modes: z.record(z.string(), Metrics),
     defaultMode: z.string(),
   }),
   hnsw: z.object({
-    params: z.object({ M: z.number(), efConstruction: z.number(), defaultEf: z.number(), k: z.number() }),
+    // A fixed service default ef (older results), or one per dataset size in `targets`.
+    params: z.object({ M: z.number(), efConstruction: z.number(), defaultEf: z.number().optional(), k: z.number() }),
+    targets: z.array(z.object({ dataset: z.string(), defaultEf: z.number().optional(), recallAtDefaultEf: z.number().nullable() })).default([]),
     datasets: z.array(
       z.object({
         name: z.string(),
@@ -170,6 +173,12 @@ async function ttftSection(rec: BenchRecord | undefined): Promise<Section> {
   };
 }
 
+function defaultEfNote(h: z.infer<typeof Retrieval>['hnsw']): string {
+  if (h.params.defaultEf !== undefined) return `, service default ef ${h.params.defaultEf}`;
+  const per = h.targets.filter((t) => t.defaultEf !== undefined).map((t) => `${t.defaultEf} for ${t.dataset}${t.recallAtDefaultEf === null ? '' : ` (recall ${fmt(t.recallAtDefaultEf, 4)})`}`);
+  return per.length ? `; the service's default ef follows the index size: ${per.join(', ')}` : '';
+}
+
 async function retrievalSection(rec: BenchRecord | undefined): Promise<Section> {
   const p = payload(rec, Retrieval, 'retrieval');
   const head = '## Retrieval: quality on SQuAD and HNSW recall / speed against ef\n';
@@ -183,11 +192,11 @@ async function retrievalSection(rec: BenchRecord | undefined): Promise<Section> 
   return {
     markdown: [
       head,
-      `Paragraph retrieval over ${n0(q.dataset.paragraphs)} SQuAD v1.1 dev paragraphs, ${q.split ? `${n0(q.split.reportedQuestions)} reported questions (${q.split.rule})` : `${n0(q.dataset.questions)} questions`}:`,
+      `Paragraph retrieval over ${n0(q.dataset.paragraphs)} SQuAD v1.1 dev paragraphs, ${q.split ? `${n0(q.split.reportedQuestions)} reported questions (${q.split.rule})` : `${n0(q.dataset.questions)} questions`}${q.depth ? `, ${q.depth} candidates per retriever before fusion` : ''}:`,
       '',
       markdownTable(['mode', 'recall@1', 'recall@5', 'recall@10', 'MRR@10'], modeRows),
       '',
-      `HNSW (M ${h.params.M}, efConstruction ${h.params.efConstruction}, service default ef ${h.params.defaultEf}) against exact search, recall@${h.params.k}:`,
+      `HNSW (M ${h.params.M}, efConstruction ${h.params.efConstruction}${defaultEfNote(h)}) against exact search, recall@${h.params.k}:`,
       '',
       '![HNSW recall and QPS against ef](img/retrieval-ef.svg)',
       '',
