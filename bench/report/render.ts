@@ -66,6 +66,7 @@ const Ttft = z.object({
 
 const Compress = z.object({
   model: z.string(),
+  reassemble: z.string().optional(),
   runs: z.number(),
   results: z.array(
     z.object({
@@ -257,7 +258,7 @@ async function compressSection(rec: BenchRecord | undefined): Promise<Section> {
   return {
     markdown: [
       head,
-      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs. The probe costs one question pass with attention taps plus scoring; the target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).`,
+      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs${c.reassemble ? `; kept KV re-assembled with \`${c.reassemble}\`` : ''}. The probe costs one question pass with attention taps plus scoring; the target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).`,
       '',
       '![TTFT with and without compression](img/compress.svg)',
       '',
