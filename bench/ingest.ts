@@ -2,11 +2,10 @@ import { allParagraphs, loadSquad } from '../eval/squad.js';
 import type { Config } from '../infra/config.js';
 import { createRedis } from '../infra/redis.js';
 import { EmbedderThread } from '../indexer/embedding/EmbedderThread.js';
-import { EmbedBatcher } from '../indexer/pipeline/EmbedBatcher.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { chunkDocument, HeuristicTokenCounter } from '../indexer/text/Chunker.js';
-import { startIngestionWorkers } from '../services/workers/IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../services/workers/IngestionWorkers.js';
 
 export interface IngestBenchOptions {
   config: Config;
@@ -49,16 +48,7 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
   const store = new DocumentStore(redis);
   const collection = `bench-ingest-${process.pid}-${Date.now()}`;
   const ingestion = new IngestionService(createRedis(config.REDIS_URL), store, 3);
-  const batcher = new EmbedBatcher(embedder, { maxBatch: 32, maxWaitMs: 20 });
-  const workers = startIngestionWorkers({
-    connection: createRedis(config.REDIS_URL),
-    store,
-    embedder: batcher,
-    counter,
-    targetTokens: config.CHUNK_TOKENS,
-    maxTokens: config.CHUNK_MAX_TOKENS,
-    lockDurationMs: config.JOB_LOCK_MS,
-  });
+  const local = startConfiguredIngestionWorkers(config, store, redis, embedder);
   try {
     const e2eStart = performance.now();
     const jobIds: string[] = [];
@@ -86,7 +76,7 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
       overhead: endToEndSeconds / rawEmbedSeconds - 1,
     };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    await local.close();
     await store.deleteCollection(collection);
     await ingestion.close();
     await embedder.close();

@@ -1,4 +1,9 @@
+import os from 'node:os';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../infra/config.js';
+import { createRedis } from '../../infra/redis.js';
+import { EmbedBatcher } from '../../indexer/pipeline/EmbedBatcher.js';
 import { componentLogger } from '../../infra/logger.js';
 import type { Embedder } from '../../indexer/embedding/Embedder.js';
 import { runChunkStep } from '../../indexer/pipeline/ChunkStep.js';
@@ -6,7 +11,7 @@ import { runEmbedStep } from '../../indexer/pipeline/EmbedStep.js';
 import { runIndexStep, type AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
 import { QUEUES, type ChunkStepResult, type EmbedStepResult, type IngestJobData } from '../../indexer/pipeline/jobs.js';
 import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
-import type { TokenCounter } from '../../indexer/text/Chunker.js';
+import { HeuristicTokenCounter, type TokenCounter } from '../../indexer/text/Chunker.js';
 import { jobLogger } from './jobLog.js';
 
 const log = componentLogger('ingest-workers');
@@ -53,7 +58,7 @@ export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
       return runEmbedStep(job.data.collection, chunked, deps);
     },
     // Many concurrent embed jobs let the batcher fill model-sized batches across documents.
-    { ...common, concurrency: 64 },
+    { ...common, concurrency: 256 },
   );
   const index = new Worker<IngestJobData>(
     QUEUES.index,
@@ -71,4 +76,72 @@ export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
     w.on('error', (err) => log.error({ queue: w.name, err: err.message }, 'worker error'));
   }
   return [chunk, embed, index];
+}
+
+/**
+ * Cross-document embedding batches: up to 128 texts are gathered and the embedder sorts them by length
+ * into its own model batches, so padding waste stays near that of one big sorted batch.
+ */
+export const EMBED_BATCHING = { maxBatch: 128, maxWaitMs: 25 } as const;
+
+const HEARTBEAT_PREFIX = 'rag:ingest-workers:';
+
+/**
+ * Announces live ingestion workers in this Redis database (BullMQ's own worker count spans every
+ * database of a server, so it cannot tell whether anyone serves this one).
+ */
+export function startHeartbeat(redis: Redis): () => Promise<void> {
+  const key = `${HEARTBEAT_PREFIX}${os.hostname()}:${process.pid}`;
+  const beat = () => redis.set(key, String(Date.now()), 'EX', 30).catch(() => undefined);
+  void beat();
+  const timer = setInterval(beat, 10_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await redis.del(key).catch(() => undefined);
+  };
+}
+
+export async function liveIngestionWorkers(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${HEARTBEAT_PREFIX}*`, 'COUNT', 1000);
+    cursor = next;
+    n += found.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+export interface IngestionPipelineWorkers {
+  workers: Worker[];
+  close: () => Promise<void>;
+}
+
+/** The ingestion workers as configured (chunk sizes, lock duration, batched embedding), announced by a heartbeat. */
+export function startConfiguredIngestionWorkers(
+  config: Config,
+  store: DocumentStore,
+  redis: Redis,
+  embedder: Embedder,
+  extra: { afterIndex?: AfterIndexHook } = {},
+): IngestionPipelineWorkers {
+  const workers = startIngestionWorkers({
+    connection: createRedis(config.REDIS_URL),
+    store,
+    embedder: new EmbedBatcher(embedder, EMBED_BATCHING),
+    counter: new HeuristicTokenCounter(),
+    targetTokens: config.CHUNK_TOKENS,
+    maxTokens: config.CHUNK_MAX_TOKENS,
+    lockDurationMs: config.JOB_LOCK_MS,
+    afterIndex: extra.afterIndex,
+  });
+  const stopHeartbeat = startHeartbeat(redis);
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      await stopHeartbeat();
+    },
+  };
 }

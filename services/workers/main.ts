@@ -1,13 +1,11 @@
 import { loadConfig, ConfigError } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
-import { EmbedBatcher } from '../../indexer/pipeline/EmbedBatcher.js';
-import { HeuristicTokenCounter } from '../../indexer/text/Chunker.js';
 import { bullConnection, closeContext, createContext, snapshotRoot } from '../bootstrap.js';
 import { openEmbedder } from '../embedder.js';
 import { Queue, type Worker } from 'bullmq';
 import { QUEUES } from '../../indexer/pipeline/jobs.js';
 import { GeneratorHandle, loadWithoutTaps } from '../ask/GeneratorHandle.js';
-import { startIngestionWorkers } from './IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from './IngestionWorkers.js';
 import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
 import { startCalibrationWorker } from './CalibrationWorker.js';
@@ -21,22 +19,16 @@ async function main(): Promise<void> {
   const config = loadConfig();
   assertWritableDir(config.dataDir, 'DATA_DIR');
   await waitForRedis(config.REDIS_URL, 30_000);
-  const embedder = new EmbedBatcher(await openEmbedder(config), { maxBatch: 32, maxWaitMs: 20 });
+  const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   // Block prefill runs only when a generator model is available here; ingestion never waits for it.
   const generator = config.PREFILL_ON_INGEST ? new GeneratorHandle(config, loadWithoutTaps) : null;
   const generatorState = generator ? await generator.loaded : null;
   const prefillQueue = new Queue<PrefillJobData>(QUEUES.prefill, { connection: bullConnection(config) });
-  const workers: Worker[] = startIngestionWorkers({
-    connection: bullConnection(config),
-    store: ctx.store,
-    embedder,
-    counter: new HeuristicTokenCounter(),
-    targetTokens: config.CHUNK_TOKENS,
-    maxTokens: config.CHUNK_MAX_TOKENS,
-    lockDurationMs: config.JOB_LOCK_MS,
+  const ingestion = startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder, {
     afterIndex: generatorState?.state === 'ready' ? prefillHook(prefillQueue, config.JOB_ATTEMPTS) : undefined,
   });
+  const workers: Worker[] = [...ingestion.workers];
   if (generatorState?.state === 'ready') workers.push(startPrefillWorker(bullConnection(config), generatorState.generator, config.JOB_LOCK_MS));
   // Recalibration from the dashboard: loads a tapped model only while a job runs.
   workers.push(startCalibrationWorker(bullConnection(config), config));
@@ -61,6 +53,7 @@ async function main(): Promise<void> {
       log.warn('active jobs did not finish before the shutdown timeout; handing them back');
       await Promise.all(workers.map((w) => w.close(true)));
     }
+    await ingestion.close();
     await snapshotter.stop();
     await prefillQueue.close();
     await generator?.release();

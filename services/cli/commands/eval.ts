@@ -4,9 +4,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../../infra/config.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { EmbedBatcher } from '../../../indexer/pipeline/EmbedBatcher.js';
 import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
-import { HeuristicTokenCounter } from '../../../indexer/text/Chunker.js';
 import type { SearchHit } from '../../../retriever/SearchService.js';
 import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
 import { fmt, textTable } from '../../../eval/table.js';
@@ -15,10 +13,10 @@ import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary }
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
 import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
-import { bullConnection, closeContext, createContext } from '../../bootstrap.js';
+import { closeContext, createContext } from '../../bootstrap.js';
 import type { ServiceContext } from '../../context.js';
 import { openEmbedder } from '../../embedder.js';
-import { startIngestionWorkers } from '../../workers/IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../../workers/IngestionWorkers.js';
 
 interface AskOpts {
   k: string;
@@ -126,20 +124,9 @@ async function openEvalService(): Promise<EvalService> {
     const ingest = async (collection: string, docs: { id: string; title?: string; text: string }[]) => {
       if (!COLLECTION_NAME.test(collection)) throw new Error(`collection ${JSON.stringify(collection)}: letters, digits, _ or - only`);
       await ctx.ingestion.assertEmbedder(collection, embedder);
-      // Always in this process: BullMQ counts workers by client name across every Redis database, so another
-      // process's workers on a different database would look like ours and nothing would run the jobs here.
+      // Always in this process, so the evaluation never depends on other workers' configuration.
       if (workers.length === 0) {
-        workers.push(
-          ...startIngestionWorkers({
-            connection: bullConnection(config),
-            store: ctx.store,
-            embedder: new EmbedBatcher(embedder, { maxBatch: 32, maxWaitMs: 20 }),
-            counter: new HeuristicTokenCounter(),
-            targetTokens: config.CHUNK_TOKENS,
-            maxTokens: config.CHUNK_MAX_TOKENS,
-            lockDurationMs: config.JOB_LOCK_MS,
-          }),
-        );
+        workers.push(startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder));
       }
       // Job ids derive from document id + content: a collection ingested before is skipped, not redone.
       const pending = new Set<string>();

@@ -3,14 +3,12 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { EmbedBatcher } from '../../../indexer/pipeline/EmbedBatcher.js';
 import { defaultDocumentId } from '../../../indexer/pipeline/jobs.js';
 import { COLLECTION_NAME, DOCUMENT_ID } from '../../../indexer/store/keys.js';
 import { readDocuments } from '../../../indexer/sources/DocumentSource.js';
-import { HeuristicTokenCounter } from '../../../indexer/text/Chunker.js';
-import { bullConnection, closeContext, createContext } from '../../bootstrap.js';
+import { closeContext, createContext } from '../../bootstrap.js';
 import { openEmbedder } from '../../embedder.js';
-import { startIngestionWorkers } from '../../workers/IngestionWorkers.js';
+import { liveIngestionWorkers, startConfiguredIngestionWorkers } from '../../workers/IngestionWorkers.js';
 
 interface IngestOptions {
   collection: string;
@@ -39,21 +37,10 @@ export function registerIngestCommand(program: Command): void {
         if (!DOCUMENT_ID.test(d.id)) throw new Error(`document id ${JSON.stringify(d.id)} is not allowed (letters, digits, ., _ or -)`);
       }
       const started = Date.now();
-      const useLocalWorkers = opts.wait && (opts.workers === 'yes' || (opts.workers === 'auto' && (await countWorkers(config)) === 0));
       const embedder = await openEmbedder(config);
       const ctx = createContext(config, embedder);
-      const batcher = new EmbedBatcher(embedder, { maxBatch: 32, maxWaitMs: 20 });
-      const workers = useLocalWorkers
-        ? startIngestionWorkers({
-            connection: bullConnection(config),
-            store: ctx.store,
-            embedder: batcher,
-            counter: new HeuristicTokenCounter(),
-            targetTokens: config.CHUNK_TOKENS,
-            maxTokens: config.CHUNK_MAX_TOKENS,
-            lockDurationMs: config.JOB_LOCK_MS,
-          })
-        : [];
+      const useLocalWorkers = opts.wait && (opts.workers === 'yes' || (opts.workers === 'auto' && (await liveIngestionWorkers(ctx.redis)) === 0));
+      const local = useLocalWorkers ? startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder) : null;
       const bar = new SingleBar({ format: '{phase} [{bar}] {value}/{total} docs | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
       try {
         await ctx.ingestion.assertEmbedder(opts.collection, embedder);
@@ -101,19 +88,8 @@ export function registerIngestCommand(program: Command): void {
         if (failed.length) process.exitCode = 1;
       } finally {
         bar.stop();
-        await Promise.all(workers.map((w) => w.close()));
+        await local?.close();
         await closeContext(ctx);
       }
     });
-}
-
-async function countWorkers(config: ReturnType<typeof loadConfig>): Promise<number> {
-  const { Queue } = await import('bullmq');
-  const { QUEUES } = await import('../../../indexer/pipeline/jobs.js');
-  const q = new Queue(QUEUES.embed, { connection: bullConnection(config) });
-  try {
-    return await q.getWorkersCount();
-  } finally {
-    await q.close();
-  }
 }
