@@ -1,15 +1,12 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { DecoderModel } from '../model/DecoderModel.js';
-import { buildTestModel } from '../model/builder/buildTestModel.js';
+import { ensureBenchModel, essayChunks, median } from './essayBlocks.js';
+import { argmax } from '../generator/Sampler.js';
 import { SeededRandom } from '../model/builder/random.js';
-import { splitSentences } from '../indexer/text/SentenceSplitter.js';
 import { BlockAttentionGenerator, modelIdentity, type AssembledContext, type BlockKv } from '../generator/BlockAttentionGenerator.js';
 import { KvBlockStore } from '../generator/KvBlockStore.js';
-import type { BlockSource } from '../generator/BlockRenderer.js';
-import { encodePiece } from '../generator/PromptTemplate.js';
 import { GeneratorQuestionPass } from '../compressor/GeneratorQuestionPass.js';
 import { Probe } from '../compressor/Probe.js';
 import { blockSentenceFeatures } from '../compressor/SentinelScorer.js';
@@ -78,55 +75,12 @@ export interface CompressBenchReport {
 
 const QUESTION = 'What does the author say is the best way for a startup to find its first users, and why does it matter so much?';
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
-const argmax = (a: Float32Array): number => {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
-};
 
-/** Sentence-aligned chunks of about `blockTokens` tokens from the essays, in file order. */
-function essayChunks(dataDir: string, model: DecoderModel, blockTokens: number, needTokens: number): BlockSource[] {
-  const dir = path.join(dataDir, 'pg-essays');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt') && !f.startsWith('LICENSE')).sort();
-  const chunks: BlockSource[] = [];
-  let total = 0;
-  for (const file of files) {
-    const text = fs.readFileSync(path.join(dir, file), 'utf8');
-    let group: { start: number; end: number }[] = [];
-    let tokens = 0;
-    const emit = (): void => {
-      if (group.length === 0) return;
-      const start = group[0].start;
-      const end = group[group.length - 1].end;
-      chunks.push({ chunkId: `${file}#${chunks.length}`, documentId: file, title: file.replace(/\.txt$/, ''), text: text.slice(start, end), start, sentences: group });
-      total += tokens;
-      group = [];
-      tokens = 0;
-    };
-    for (const s of splitSentences(text)) {
-      const n = encodePiece(model.tokenizer, text.slice(s.start, s.end)).length;
-      if (tokens > 0 && tokens + n > blockTokens) emit();
-      group.push(s);
-      tokens += n;
-    }
-    emit();
-    if (total >= needTokens) break;
-  }
-  return chunks;
-}
 
 export async function runCompressBench(opts: CompressBenchOptions = {}): Promise<CompressBenchReport> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const modelDir = path.resolve(opts.modelDir ?? path.join('models', 'test', 'smollm2-135m'));
-  if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
-    log(`building the smollm2-135m test model in ${modelDir}`);
-    buildTestModel('smollm2-135m', modelDir);
-  }
+  const modelDir = ensureBenchModel(opts.modelDir, log);
   const contexts = opts.contexts ?? [2048, 8192];
   const keepRatios = opts.keepRatios ?? [0.5, 0.2];
   const runs = opts.runs ?? 3;

@@ -3,12 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DecoderModel } from '../model/DecoderModel.js';
-import { buildTestModel } from '../model/builder/buildTestModel.js';
-import { splitSentences } from '../indexer/text/SentenceSplitter.js';
+import { ensureBenchModel, essayChunks, median } from './essayBlocks.js';
 import { BlockAttentionGenerator, modelIdentity, type GeneratorMode } from '../generator/BlockAttentionGenerator.js';
 import { KvBlockStore } from '../generator/KvBlockStore.js';
-import type { BlockSource } from '../generator/BlockRenderer.js';
-import { encodePiece } from '../generator/PromptTemplate.js';
 
 /**
  * Time to first token of the block-attention generator against full prefill, on a real model shape
@@ -58,50 +55,11 @@ export interface TtftReport {
 // 29 tokens with the test models' tokenizer (the final block adds the template's question label and answer cue).
 const QUESTION = 'What does the author say is the main reason startups fail, and what should founders do?';
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
-/** Sentence-aligned chunks of about `blockTokens` tokens from the essays, in file order. */
-function essayChunks(dataDir: string, model: DecoderModel, blockTokens: number, needTokens: number): BlockSource[] {
-  const dir = path.join(dataDir, 'pg-essays');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt') && !f.startsWith('LICENSE')).sort();
-  const chunks: BlockSource[] = [];
-  let total = 0;
-  for (const file of files) {
-    const text = fs.readFileSync(path.join(dir, file), 'utf8');
-    const sentences = splitSentences(text);
-    let group: { start: number; end: number }[] = [];
-    let tokens = 0;
-    const emit = (): void => {
-      if (group.length === 0) return;
-      const start = group[0].start;
-      const end = group[group.length - 1].end;
-      chunks.push({ chunkId: `${file}#${chunks.length}`, documentId: file, title: file.replace(/\.txt$/, ''), text: text.slice(start, end), start, sentences: group });
-      total += tokens;
-      group = [];
-      tokens = 0;
-    };
-    for (const s of sentences) {
-      const n = encodePiece(model.tokenizer, text.slice(s.start, s.end)).length;
-      if (tokens > 0 && tokens + n > blockTokens) emit();
-      group.push(s);
-      tokens += n;
-    }
-    emit();
-    if (total >= needTokens) break;
-  }
-  return chunks;
-}
 
 export async function runTtftBench(opts: TtftBenchOptions = {}): Promise<TtftReport> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const modelDir = path.resolve(opts.modelDir ?? path.join('models', 'test', 'smollm2-135m'));
-  if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
-    log(`building the smollm2-135m test model in ${modelDir}`);
-    buildTestModel('smollm2-135m', modelDir);
-  }
+  const modelDir = ensureBenchModel(opts.modelDir, log);
   const contexts = opts.contexts ?? [1024, 2048, 4096, 8192];
   const runs = opts.runs ?? 3;
   const blockTokens = opts.blockTokens ?? 200;
