@@ -1,12 +1,13 @@
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../eval/squad.js';
 import { QUEUES } from '../indexer/pipeline/jobs.js';
+import { percentile } from '../services/admin/latency.js';
+import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 
 export interface LoadBenchOptions {
@@ -48,58 +49,17 @@ export interface LoadBenchResult {
 
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 function summarise(values: number[]): LatencySummary {
   const s = [...values].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 10) / 10;
-  return { p50: round(percentile(s, 50)), p95: round(percentile(s, 95)), p99: round(percentile(s, 99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), max: round(s.at(-1) ?? 0) };
+  return { p50: round(percentile(s, 50) ?? 0), p95: round(percentile(s, 95) ?? 0), p99: round(percentile(s, 99) ?? 0), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), max: round(s.at(-1) ?? 0) };
 }
 
 /** Peak RSS of a live process in MiB, from /proc (Linux). */
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-
-function startProcess(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening'): Promise<{ child: ChildProcess; port?: number }> {
-  const child = fork(path.join(DIST, entry), [], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${entry} did not become ${waitFor} in 120 s`)), 120_000);
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m?.type === waitFor) {
-        clearTimeout(t);
-        resolve({ child, port: m.port });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${entry} exited with ${code}`));
-    });
-  });
-}
-
-function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
 }
 
 async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -138,7 +98,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
   const seedN = opts.seedDocuments ?? 100;
   const batchN = opts.batchDocuments ?? 1000;
   const log = opts.log ?? (() => undefined);
-  if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) throw new Error('the load bench starts its own redis-server: install it first');
+  if (!hasRedisServer()) throw new Error('the load bench starts its own redis-server: install it first');
 
   const squad = await loadSquad(opts.squadFile);
   const paragraphs = allParagraphs(squad);
@@ -154,7 +114,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
   const redisPort = await freePort();
   const redisDir = path.join(work, 'redis');
   fs.mkdirSync(redisDir);
-  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+  const redis = await startRedisServer(redisPort, redisDir);
   const children: ChildProcess[] = [];
   try {
     const env = {
@@ -169,11 +129,9 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
       RATE_LIMIT_REQUESTS: '0',
       RATE_LIMIT_ASK_REQUESTS: '0',
     };
-    // The API waits for Redis (ensureRedis would start another one if it did not answer yet).
-    await until(async () => spawnSync('redis-cli', ['-p', String(redisPort), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 20_000, 'redis-server');
-    const api = await startProcess('services/main.js', env, 'listening');
+    const api = await forkService(path.join(DIST, 'services/main.js'), env, 'listening', { timeoutMs: 120_000, captureOutput: false });
     children.push(api.child);
-    const worker = await startProcess('services/workers/main.js', env, 'ready');
+    const worker = await forkService(path.join(DIST, 'services/workers/main.js'), env, 'ready', { timeoutMs: 120_000, captureOutput: false });
     children.push(worker.child);
     const base = `http://127.0.0.1:${api.port}`;
     await until(async () => (await json(base, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');

@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { Redis } from 'ioredis';
-import { tempDir, waitUntil } from '../support/processes.js';
+import { freePort, hasRedisServer, startRedisServer } from '../../infra/localProcesses.js';
+import { tempDir } from '../support/processes.js';
 
 /**
  * A redis-server owned by one test file: its own port and data folder, so nothing another test run (or
@@ -17,7 +17,7 @@ export class OwnRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<OwnRedis> {
-    if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) throw new Error('these tests start their own redis-server: install it (apt-get install redis-server)');
+    if (!hasRedisServer()) throw new Error('these tests start their own redis-server: install it (apt-get install redis-server)');
     const r = new OwnRedis(await freePort());
     await r.startServer();
     r.redis = new Redis(r.url, { maxRetriesPerRequest: null });
@@ -31,17 +31,7 @@ export class OwnRedis {
 
   /** Start the server (again) on the same port and files. */
   async startServer(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
-      stdio: 'ignore',
-    });
-    this.child = child;
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
-    probe.on('error', () => undefined);
-    try {
-      await waitUntil(async () => child.exitCode === null && (await probe.ping().catch(() => '')) === 'PONG', 20_000, `redis-server on port ${this.port}`, 100);
-    } finally {
-      probe.disconnect();
-    }
+    this.child = await startRedisServer(this.port, this.dir);
   }
 
   /** Stop the server with `signal` (SIGKILL: no shutdown work, no final fsync) and wait for it to exit. */
@@ -60,15 +50,4 @@ export class OwnRedis {
     await this.kill('SIGTERM');
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 }

@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { forkService, type ForkedService } from '../../infra/localProcesses.js';
 
 /** dist/ root of the compiled project (tests run from dist/test/...). */
 export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,46 +36,11 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `rag-${prefix}-`));
 }
 
-export interface Spawned {
-  child: ChildProcess;
-  port?: number;
-  output: () => string;
-  kill: (signal?: NodeJS.Signals) => Promise<void>;
-}
+export type Spawned = ForkedService;
 
 /** Fork a compiled entry point (e.g. services/main.js) and wait for its IPC ready/listening message. */
-export async function spawnService(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening', timeoutMs = 60_000): Promise<Spawned> {
-  let out = '';
-  const child = fork(path.join(DIST, entry), [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await new Promise<number | undefined>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${entry} did not become ${waitFor} in ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m?.type === waitFor) {
-        clearTimeout(t);
-        resolve(m.port);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${entry} exited with ${code} before it was ${waitFor}:\n${out}`));
-    });
-  });
-  return {
-    child,
-    port,
-    output: () => out,
-    kill: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
+export function spawnService(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening', timeoutMs = 60_000): Promise<Spawned> {
+  return forkService(path.join(DIST, entry), env, waitFor, { timeoutMs });
 }
 
 export async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 250): Promise<void> {
