@@ -1,8 +1,8 @@
+import type { ChunkDraft } from '../text/Chunker.js';
+import type { Span } from '../text/SentenceSplitter.js';
+
 /** Records persisted by the DocumentStore; everything the search and ask paths read comes from here. */
-export interface Span {
-  start: number;
-  end: number;
-}
+export type { Span };
 
 export interface DocumentInput {
   id: string;
@@ -24,19 +24,11 @@ export interface StoredDocument {
   updatedAt: string;
 }
 
-export interface StoredChunk {
+/** A chunk as the chunker drafted it (offsets, sentence spans in document offsets, hash), with its identity. */
+export interface StoredChunk extends ChunkDraft {
   id: string;
   collection: string;
   documentId: string;
-  index: number;
-  /** Character offsets of the chunk in its document. */
-  start: number;
-  end: number;
-  text: string;
-  /** Sentence spans in document offsets (the compressor and citations reuse them). */
-  sentences: Span[];
-  tokenCount: number;
-  contentHash: string;
 }
 
 export interface EmbedderInfo {
