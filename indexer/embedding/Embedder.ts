@@ -18,14 +18,18 @@ export interface EmbedderInfo {
   kind: EmbedderKind;
 }
 
+/** The part of an embedder's identity that decides whether vectors are comparable. */
+export type EmbedderIdentity = Pick<EmbedderInfo, 'id' | 'dim'>;
+
 export class EmbedderMismatchError extends Error {
   constructor(
-    readonly expected: EmbedderInfo,
-    readonly actual: EmbedderInfo,
+    readonly expected: EmbedderIdentity,
+    readonly actual: EmbedderIdentity,
+    collection?: string,
   ) {
     super(
-      `embedder mismatch: collection vectors come from ${expected.id} (${expected.dim}-d) ` +
-        `but the current embedder is ${actual.id} (${actual.dim}-d); re-embed the collection or configure the same model`,
+      `${collection ? `collection ${collection}` : 'the collection'} was built with embedder ${expected.id} (${expected.dim}-d), ` +
+        `not ${actual.id} (${actual.dim}-d); re-embed the collection or configure the same model`,
     );
     this.name = 'EmbedderMismatchError';
   }
@@ -36,8 +40,8 @@ export function embedderInfo(e: Embedder): EmbedderInfo {
 }
 
 /** Refuse to mix vectors from two embedders in one collection. */
-export function assertSameEmbedder(expected: EmbedderInfo, actual: EmbedderInfo): void {
-  if (expected.id !== actual.id || expected.dim !== actual.dim) throw new EmbedderMismatchError(expected, actual);
+export function assertSameEmbedder(expected: EmbedderIdentity, actual: EmbedderIdentity, collection?: string): void {
+  if (expected.id !== actual.id || expected.dim !== actual.dim) throw new EmbedderMismatchError(expected, actual, collection);
 }
 
 /** Scale a vector to unit length in place (a zero vector stays zero) and return it. */

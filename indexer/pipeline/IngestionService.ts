@@ -1,5 +1,6 @@
 import { FlowProducer, Job, Queue, type ConnectionOptions } from 'bullmq';
-import { EmbedderMismatchError, type DocumentStore } from '../store/DocumentStore.js';
+import { assertSameEmbedder, type EmbedderIdentity } from '../embedding/Embedder.js';
+import type { DocumentStore } from '../store/DocumentStore.js';
 import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
 
 export interface NewDocument {
@@ -41,13 +42,9 @@ export class IngestionService {
   }
 
   /** Refuse to add to a collection built with another embedder: its vectors would not be comparable. */
-  async assertEmbedder(collection: string, embedder: { id: string; dim: number }): Promise<void> {
+  async assertEmbedder(collection: string, embedder: EmbedderIdentity): Promise<void> {
     const stored = await this.store.collectionEmbedder(collection);
-    if (stored && (stored.id !== embedder.id || stored.dim !== embedder.dim)) {
-      throw new EmbedderMismatchError(
-        `collection ${collection} was built with embedder ${stored.id} (${stored.dim}-d); this service embeds with ${embedder.id} (${embedder.dim}-d)`,
-      );
-    }
+    if (stored) assertSameEmbedder(stored, embedder, collection);
   }
 
   queue(name: keyof typeof QUEUES): Queue {

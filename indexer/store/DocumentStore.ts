@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { EmbedderMismatchError } from '../embedding/Embedder.js';
 import { keys } from './keys.js';
 import { APPLY_DOCUMENT, DELETE_DOCUMENT } from './scripts.js';
 import type { CollectionInfo, EmbedderInfo, LogEntry, StoredChunk, StoredDocument } from './types.js';
@@ -11,8 +12,6 @@ export interface ChunkWithVector {
 export type ApplyResult =
   | { applied: true; added: number; removed: number }
   | { applied: false; reason: 'stale' | 'deleted' };
-
-export class EmbedderMismatchError extends Error {}
 
 type DocMeta = Omit<StoredDocument, 'text'>;
 
@@ -114,8 +113,8 @@ export class DocumentStore {
       if (vector.length !== embedder.dim) throw new Error(`chunk ${chunk.id}: vector has ${vector.length} dims, embedder ${embedder.dim}`);
       args.push(chunk.id, JSON.stringify(chunk), vectorBytes(vector));
     }
-    const res = (await this.redis.eval(APPLY_DOCUMENT, keyList.length, ...keyList, ...args)) as [number, string, number?, number?];
-    if (res[0] === -1) throw new EmbedderMismatchError(res[1]);
+    const res = (await this.redis.eval(APPLY_DOCUMENT, keyList.length, ...keyList, ...args)) as [number, string, number | string | undefined, number?];
+    if (res[0] === -1) throw new EmbedderMismatchError({ id: res[1], dim: Number(res[2]) }, embedder, c);
     if (res[0] === 0) return { applied: false, reason: res[1] as 'stale' | 'deleted' };
     return { applied: true, added: Number(res[2]), removed: Number(res[3]) };
   }

@@ -24,7 +24,7 @@ local emb = redis.call('HGET', KEYS[6], 'embedder')
 if emb then
   local e = cjson.decode(emb)
   if e.id ~= ARGV[4] or tonumber(e.dim) ~= tonumber(ARGV[5]) then
-    return {-1, 'collection was built with embedder ' .. e.id .. ' (' .. e.dim .. '-d), not ' .. ARGV[4] .. ' (' .. ARGV[5] .. '-d)'}
+    return {-1, e.id, tostring(e.dim)}
   end
 else
   redis.call('HSET', KEYS[6], 'embedder', cjson.encode({id = ARGV[4], dim = tonumber(ARGV[5])}), 'createdAt', ARGV[7])
