@@ -49,29 +49,26 @@ export class DocumentStore {
   }
 
   /** Document records (without text) in the order asked; missing ones are null. */
-  async getDocumentMetas(collection: string, ids: string[]): Promise<(DocMeta | null)[]> {
-    if (ids.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const id of ids) p.hget(keys.doc(collection, id), 'meta');
-    const res = (await p.exec()) ?? [];
-    return res.map(([err, v]) => (err || !v ? null : (JSON.parse(v as string) as DocMeta)));
+  getDocumentMetas(collection: string, ids: string[]): Promise<(DocMeta | null)[]> {
+    return this.fieldOfEach(ids.map((id) => keys.doc(collection, id)), 'meta', (v) => JSON.parse(v.toString()) as DocMeta);
   }
 
   /** Chunks in the order asked; missing ones (deleted since) come back as null. */
-  async getChunks(collection: string, ids: string[]): Promise<(StoredChunk | null)[]> {
-    if (ids.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const id of ids) p.hget(keys.chunk(collection, id), 'meta');
-    const res = (await p.exec()) ?? [];
-    return res.map(([err, v]) => (err || !v ? null : (JSON.parse(v as string) as StoredChunk)));
+  getChunks(collection: string, ids: string[]): Promise<(StoredChunk | null)[]> {
+    return this.fieldOfEach(ids.map((id) => keys.chunk(collection, id)), 'meta', (v) => JSON.parse(v.toString()) as StoredChunk);
   }
 
-  async getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]> {
-    if (ids.length === 0) return [];
+  getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]> {
+    return this.fieldOfEach(ids.map((id) => keys.chunk(collection, id)), 'vec', bytesToVector);
+  }
+
+  /** One hash field of many keys in one round trip, parsed; absent ones are null. */
+  private async fieldOfEach<T>(hashKeys: string[], field: string, parse: (v: Buffer) => T): Promise<(T | null)[]> {
+    if (hashKeys.length === 0) return [];
     const p = this.redis.pipeline();
-    for (const id of ids) p.hgetBuffer(keys.chunk(collection, id), 'vec');
+    for (const k of hashKeys) p.hgetBuffer(k, field);
     const res = (await p.exec()) ?? [];
-    return res.map(([err, v]) => (err || !v ? null : bytesToVector(v as Buffer)));
+    return res.map(([err, v]) => (err || !v ? null : parse(v as Buffer)));
   }
 
   /** Replace a document's chunks if `doc.version` is newer than what is stored and not deleted since. */
