@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { compressText } from '../../compressor/KvCompressor.js';
 import type { BlockAttentionGenerator, BlockKv, GenerationResult, GeneratorMode, QuestionPassResult } from '../../generator/BlockAttentionGenerator.js';
-import type { BlockSource } from '../../generator/BlockRenderer.js';
+import type { BlockSource, RenderedBlock } from '../../generator/BlockRenderer.js';
 import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
 import { loadConfig } from '../../infra/config.js';
@@ -190,7 +190,7 @@ export class AskService {
       assembleMs = blocksMs + (performance.now() - t2);
       const t3 = performance.now();
       pass = await generator.questionPass(context, finalTokens);
-      return this.finish(req, generator, pass, plan, sources, retrieved.chunks, { retrieveMs, assembleMs, questionStart: t3, t0 }, cache, mode, onEvent);
+      return this.finish(req, generator, pass, plan, sources, rendered, retrieved.chunks, { retrieveMs, assembleMs, questionStart: t3, t0 }, cache, mode, onEvent);
     }
     // Full mode (exact baseline): the kept text is re-rendered and prefilled in one causal pass.
     const placed = plan.order.map((i) => {
@@ -202,7 +202,7 @@ export class AskService {
     assembleMs = performance.now() - t2;
     const t3 = performance.now();
     pass = await generator.fullPass(placed, finalTokens);
-    return this.finish(req, generator, pass, plan, sources, retrieved.chunks, { retrieveMs, assembleMs, questionStart: t3, t0 }, cache, mode, onEvent);
+    return this.finish(req, generator, pass, plan, sources, rendered, retrieved.chunks, { retrieveMs, assembleMs, questionStart: t3, t0 }, cache, mode, onEvent);
   }
 
   private async finish(
@@ -211,6 +211,7 @@ export class AskService {
     pass: QuestionPassResult,
     plan: ContextPlan,
     sources: BlockSource[],
+    rendered: RenderedBlock[],
     chunks: { id: string; documentId: string; start: number; end: number }[],
     t: { retrieveMs: number; assembleMs: number; questionStart: number; t0: number },
     cache: AskResponse['cache'],
@@ -228,7 +229,6 @@ export class AskService {
     }
     const g = step.value;
     const slots = new Map(plan.order.map((b, slot) => [b, slot]));
-    const rendered = sources.map((s) => generator.render(s));
     const passages: PassageTrace[] = sources.map((s, b) => {
       const kept = new Map(plan.keptSentences[b]!.map((k) => [k.index, k.score]));
       return {
