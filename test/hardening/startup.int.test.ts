@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DIST, tempDir } from '../support/processes.js';
+import { DIST, TEST_REDIS_BASE, tempDir } from '../support/processes.js';
 
 /** Run an entry point to its exit; it must not get as far as listening. */
 function runToExit(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string; listened: boolean }> {
@@ -39,7 +39,7 @@ describe('start-up fails fast, naming the problem', () => {
 
   it.each(['services/main.js', 'services/workers/main.js'])('%s: a DATA_DIR that cannot be written', async (entry) => {
     const dir = notADir();
-    const r = await runToExit(entry, { DATA_DIR: dir, REDIS_URL: 'redis://127.0.0.1:6379/0' });
+    const r = await runToExit(entry, { DATA_DIR: dir, REDIS_URL: `${TEST_REDIS_BASE}/0` });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`DATA_DIR=${JSON.stringify(path.resolve(dir))}: not a writable directory (ENOTDIR)`);
   });

@@ -22,11 +22,17 @@ export function sharedFile(name: string): string {
 }
 
 /**
+ * The shared Redis the integration tier uses: 127.0.0.1:6379, or TEST_REDIS_URL (without a database number)
+ * so two checkouts can run their suites at once against different servers.
+ */
+export const TEST_REDIS_BASE = (process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/+$/, '');
+
+/**
  * Each integration test file owns one Redis logical database, so BullMQ queues and keys of
  * concurrently running files never meet. The database is flushed before use.
  */
 export async function freshRedis(db: number): Promise<{ url: string; redis: Redis }> {
-  const url = `redis://127.0.0.1:6379/${db}`;
+  const url = `${TEST_REDIS_BASE}/${db}`;
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   await redis.flushdb();
   return { url, redis };
