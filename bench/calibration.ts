@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createQuestionPass } from '../compressor/createQuestionPass.js';
-import { loadSquad } from '../eval/squad.js';
+import { loadSquad } from '../indexer/sources/squad.js';
 import { loadConfig } from '../infra/config.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 import { calibrate, squadCalibrationPrompts } from '../reranker/Calibrator.js';

@@ -5,7 +5,7 @@ import { USE_LITE_DIM, UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbed
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
+import { allParagraphs, allQueries, loadSquad } from '../indexer/sources/squad.js';
 
 /**
  * Raw USE-lite vectors for SQuAD paragraphs and questions, cached on disk: embedding the dev set

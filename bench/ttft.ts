@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DecoderModel } from '../model/DecoderModel.js';
-import { ensureBenchModel, essayChunks, median } from './essayBlocks.js';
+import { ensureBenchModel, essayChunks } from './essayBlocks.js';
+import { median } from '../infra/stats.js';
 import { BlockAttentionGenerator, modelIdentity, type GeneratorMode } from '../generator/BlockAttentionGenerator.js';
 import { KvBlockStore } from '../generator/KvBlockStore.js';
 

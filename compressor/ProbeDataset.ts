@@ -1,6 +1,6 @@
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
-import { allParagraphs, displayTitle, type SquadDataset } from '../eval/squad.js';
+import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
 import type { PreparedContext, QuestionPassRunner } from './QuestionPass.js';
 import { blockSentenceFeatures } from './SentinelScorer.js';

@@ -1,7 +1,7 @@
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
-import { allParagraphs, displayTitle, type SquadDataset } from '../eval/squad.js';
+import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
 import type { ProbedPass, QuestionPassRunner } from '../compressor/QuestionPass.js';
 import type { BasinProfile } from './BasinProfile.js';
 

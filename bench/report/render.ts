@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { median } from '../../infra/stats.js';
 import { fmt, markdownTable } from '../../eval/table.js';
 import { calibrationChart, compressChart, efChart, ingestChart, renderSvg, ttftChart } from './charts.js';
 import { readResults, type BenchRecord, type ResultSet } from './results.js';
@@ -118,10 +119,6 @@ const Calibration = z.object({
 
 type Section = { markdown: string; svgs: Record<string, string> };
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const when = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
 const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;

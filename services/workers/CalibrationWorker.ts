@@ -4,10 +4,10 @@ import type { Config } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
 import { createQuestionPass } from '../../compressor/createQuestionPass.js';
 import type { AttentionMode } from '../../compressor/QuestionPass.js';
-import { loadSquad, type SquadDataset } from '../../eval/squad.js';
+import { loadSquad, type SquadDataset } from '../../indexer/sources/squad.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
 import { calibrate, squadCalibrationPrompts } from '../../reranker/Calibrator.js';
-import { jobLogger } from './jobLog.js';
+import { jobLogger } from '../../infra/jobLog.js';
 
 export const CALIBRATE_QUEUE = 'rag-calibrate';
 

@@ -3,7 +3,7 @@ import { DecoderModel } from '../../model/DecoderModel.js';
 import { DirectQuestionPass } from '../../compressor/QuestionPass.js';
 import { blockAttentionMass, calibrate, squadCalibrationPrompts } from '../../reranker/Calibrator.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
-import { loadSquad, type SquadDataset } from '../../eval/squad.js';
+import { loadSquad, type SquadDataset } from '../../indexer/sources/squad.js';
 import { buildTempModel, removeTempModel } from '../support/tempModel.js';
 import { sharedFile, tempDir } from '../support/processes.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
-import { loadSquad } from '../../../eval/squad.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
 import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
 import { collectProbeExamples } from '../../../compressor/ProbeDataset.js';
 import { trainProbe, DEFAULT_C_GRID } from '../../../compressor/ProbeTrainer.js';
