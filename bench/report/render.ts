@@ -67,7 +67,6 @@ const Ttft = z.object({
 
 const Compress = z.object({
   model: z.string(),
-  reassemble: z.string().optional(),
   runs: z.number(),
   results: z.array(
     z.object({
@@ -255,7 +254,10 @@ async function compressSection(rec: BenchRecord | undefined): Promise<Section> {
   return {
     markdown: [
       head,
-      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs${c.reassemble ? `; kept KV re-assembled with \`${c.reassemble}\`` : ''}. The probe costs one question pass with attention taps plus scoring; the target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).`,
+      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs. Both columns are runs of the served ask pipeline ` +
+        '(`ask/AskPipeline.ts`, blocks mode, up to the first token), timed from its own stage trace: compression adds the tapped question pass over the ' +
+        'whole blocks and probe scoring, then assembles the kept tokens (`assemble({keep})`) and re-runs only the final block over them. ' +
+        'The target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).',
       '',
       '![TTFT with and without compression](img/compress.svg)',
       '',

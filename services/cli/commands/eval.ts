@@ -101,7 +101,7 @@ async function openEvalService(): Promise<EvalService> {
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);
-  const service = new AskService(ctx.store, ctx.search, handle);
+  const service = new AskService(ctx.store, ctx.search, handle, config.dataDir);
   const workers: { close: () => Promise<void> }[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(workers.map((w) => w.close()));
