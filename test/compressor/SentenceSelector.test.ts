@@ -1,6 +1,6 @@
 import { SeededRandom } from '../../infra/random.js';
 import { selectSentences, type ScoredSentence } from '../../compressor/SentenceSelector.js';
-import { compressText } from '../../compressor/KvCompressor.js';
+import { compressText } from '../../compressor/TextCompression.js';
 import { lexicalSentenceScores } from '../../compressor/LexicalScorer.js';
 import { splitSentences } from '../../indexer/text/SentenceSplitter.js';
 import { allParagraphs, loadSquad } from '../../indexer/sources/squad.js';
