@@ -160,9 +160,27 @@ export class AskPipeline {
       trace: [],
       startedAt,
     };
+    const until = opts.until ?? 'decode';
+    for (const stage of this.stages(req, opts, run, probe)) {
+      const why = stage.skip?.() ?? null;
+      if (why !== null) run.trace.push({ stage: stage.name, ran: false, ms: 0, modelPasses: 0, note: why });
+      else {
+        const t0 = performance.now();
+        const outcome = (await stage.run()) ?? {};
+        run.trace.push({ stage: stage.name, ran: true, ms: performance.now() - t0, modelPasses: outcome.modelPasses ?? 0, ...(outcome.note ? { note: outcome.note } : {}) });
+      }
+      if (stage.name === until) break;
+    }
+    return run;
+  }
+
+  /** The stages of one run, in order, each working on the run's passages and results. */
+  private stages(req: PipelineRequest, opts: RunOptions, run: AskRun, probe: Probe | null): Stage[] {
+    const { generator } = this.deps;
+    const { settings } = run;
     const { mode, compression, recomputeHead } = settings;
     const reusesQuestionPass = (): boolean => run.questionPass !== null && sameAsQuestionPass(run.passages, mode, recomputeHead);
-    const stages: Stage[] = [
+    return [
       {
         name: 'retrieve',
         run: async () => {
@@ -233,18 +251,6 @@ export class AskPipeline {
         },
       },
     ];
-    const until = opts.until ?? 'decode';
-    for (const stage of stages) {
-      const why = stage.skip?.() ?? null;
-      if (why !== null) run.trace.push({ stage: stage.name, ran: false, ms: 0, modelPasses: 0, note: why });
-      else {
-        const t0 = performance.now();
-        const outcome = (await stage.run()) ?? {};
-        run.trace.push({ stage: stage.name, ran: true, ms: performance.now() - t0, modelPasses: outcome.modelPasses ?? 0, ...(outcome.note ? { note: outcome.note } : {}) });
-      }
-      if (stage.name === until) break;
-    }
-    return run;
   }
 
   /** Resolves the request's defaults and refuses, before any work, what this generator cannot do. */
