@@ -267,7 +267,7 @@ export class BlockAttentionGenerator {
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
     }
-    const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
+    const kv = await layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
     if (k > 0) {
       // The head sees the real preceding context (prefix and earlier blocks, their heads already recomputed)
       // instead of the prefix only: EPIC's fix for the attention sink at each block boundary.
