@@ -1,44 +1,42 @@
 import { KvCache } from '../model/kv/KvCache.js';
-import { kvKernels } from '../model/kv/KvKernels.js';
-import { ropeInverseFrequencies, rotationRows } from '../model/kv/rope.js';
+import { ropeInverseFrequencies, rotateHeadByTable, rotationTable } from '../model/kv/rope.js';
 
 /**
- * Lays caches out one after another at contiguous positions from 0: each part's keys are rotated by the native
- * kernel from the positions they were cached at to their slots (one run per part, so the kernel's output is a
- * block-sized piece still in cache when it is copied into place), values are copied as they are. Equals
- * `KvCache.concat(parts.map((p, i) => p.reencode({start: offset_i})))` (the float64 reference) within fp32 rounding of
- * cos/sin; parts already in place (the prefix) are copied bit for bit.
+ * Lays caches out one after another at contiguous positions from 0, rotating each key straight into the output
+ * (one copy of the data instead of re-encode + concat: assembly time is most of the time to first token when
+ * every block is cached). Same rotations as KvCache.reencodeTo, so the result is bit-identical to
+ * `KvCache.concat(parts.map((p, i) => p.reencode({start: offset_i})))`.
  */
-export async function layOutContiguous(parts: KvCache[], layers: number, kvHeads: number, headDim: number, ropeTheta: number): Promise<KvCache> {
+export function layOutContiguous(parts: KvCache[], layers: number, kvHeads: number, headDim: number, ropeTheta: number): KvCache {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const D = headDim;
-  for (const p of parts) {
-    if (p.length > 0 && (p.layerCount !== layers || p.kvHeads !== kvHeads || p.headDim !== headDim)) {
-      throw new Error(`layOutContiguous: cache shape ${p.layerCount}x${p.kvHeads}x${p.headDim}, expected ${layers}x${kvHeads}x${headDim}`);
-    }
-  }
   const out = Array.from({ length: layers }, () => ({ key: new Float32Array(kvHeads * total * D), value: new Float32Array(kvHeads * total * D) }));
   const invFreq = ropeInverseFrequencies(headDim, ropeTheta);
   let start = 0;
   for (const p of parts) {
     const L = p.length;
     if (L === 0) continue;
-    const rows = rotationRows(
+    if (p.layerCount !== layers || p.kvHeads !== kvHeads || p.headDim !== headDim) {
+      throw new Error(`layOutContiguous: cache shape ${p.layerCount}x${p.kvHeads}x${p.headDim}, expected ${layers}x${kvHeads}x${headDim}`);
+    }
+    const table = rotationTable(
       Float64Array.from({ length: L }, (_, t) => start + t - p.positions[t]),
       invFreq,
     );
-    const keys = rows.moves ? await kvKernels.rotateKeys(p.layers.map((l) => l.key), kvHeads, headDim, rows) : p.layers.map((l) => l.key);
     for (let l = 0; l < layers; l++) {
+      const src = p.layers[l];
       for (let h = 0; h < kvHeads; h++) {
         const at = (h * total + start) * D;
-        out[l].key.set(keys[l].subarray(h * L * D, (h + 1) * L * D), at);
-        out[l].value.set(p.layers[l].value.subarray(h * L * D, (h + 1) * L * D), at);
+        out[l].key.set(src.key.subarray(h * L * D, (h + 1) * L * D), at);
+        rotateHeadByTable(out[l].key, at, L, table);
+        out[l].value.set(src.value.subarray(h * L * D, (h + 1) * L * D), at);
       }
     }
     start += L;
   }
   return new KvCache(out, kvHeads, headDim, Int32Array.from({ length: total }, (_, i) => i));
 }
+
 /** Overwrites tokens [start, start + part.length) of `target` with `part` (same positions expected). Mutates target. */
 export function overwriteRange(target: KvCache, start: number, part: KvCache): void {
   const D = target.headDim;

@@ -95,32 +95,3 @@ export function rotateHeadByTable(data: Float32Array, offset: number, len: numbe
     }
   }
 }
-
-/** Per-token cos/sin rows [n, D/2] in float32, the form the native kernel takes (one row per token). */
-export interface RotationRows {
-  cos: Float32Array;
-  sin: Float32Array;
-  /** False when every delta is 0: nothing to rotate. */
-  moves: boolean;
-}
-
-/**
- * The rotations of `rotationTable` expanded to one float32 row per token (delta 0 = the identity: cos 1, sin 0,
- * which leaves a key bit-identical). Angles and cos/sin are still computed in float64, once per distinct delta.
- */
-export function rotationRows(deltas: ArrayLike<number>, invFreq: Float64Array): RotationRows {
-  const table = rotationTable(deltas, invFreq);
-  const { half, row } = table;
-  const n = deltas.length;
-  const cos = new Float32Array(n * half);
-  const sin = new Float32Array(n * half);
-  for (let t = 0; t < n; t++) {
-    const r = row[t];
-    if (r < 0) cos.fill(1, t * half, (t + 1) * half);
-    else {
-      cos.set(table.cos.subarray(r * half, (r + 1) * half), t * half);
-      sin.set(table.sin.subarray(r * half, (r + 1) * half), t * half);
-    }
-  }
-  return { cos, sin, moves: table.cos.length > 0 };
-}
