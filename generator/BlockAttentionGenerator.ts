@@ -246,6 +246,15 @@ export class BlockAttentionGenerator {
   }
 
   /**
+   * blockKv for several blocks at once: their store lookups start together, so disk reads overlap one another and
+   * the decoding of blocks already read. Computes on misses still run one at a time (onnxruntime-node runs a session
+   * synchronously on the main thread).
+   */
+  blockKvs(rendered: RenderedBlock[]): Promise<BlockKv[]> {
+    return Promise.all(rendered.map((r) => this.blockKv(r)));
+  }
+
+  /**
    * Prefix KV + the blocks in the given order, each re-encoded to contiguous positions after what precedes it.
    * With `keep`, only those token indices of a block are placed; with `recomputeHead` k, the first k placed tokens
    * of each block are recomputed with attention over everything before them (prefix and earlier blocks).
@@ -267,7 +276,7 @@ export class BlockAttentionGenerator {
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
     }
-    const kv = await layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
+    const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
     if (k > 0) {
       // The head sees the real preceding context (prefix and earlier blocks, their heads already recomputed)
       // instead of the prefix only: EPIC's fix for the attention sink at each block boundary.
@@ -402,9 +411,7 @@ export class BlockAttentionGenerator {
       assembleMs = t1 - t0;
       pass = await this.fullPass(rendered, finalTokens);
     } else {
-      // One at a time: block computes already use every core, and concurrent runs would only contend.
-      const blocks: BlockKv[] = [];
-      for (const r of rendered) blocks.push(await this.blockKv(r));
+      const blocks = await this.blockKvs(rendered);
       for (const b of blocks) {
         if (b.source === 'computed') cache.misses++;
         else cache.hits[b.source]++;
