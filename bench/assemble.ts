@@ -3,9 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DecoderModel } from '../model/DecoderModel.js';
 import { BlockAttentionGenerator, modelIdentity } from '../generator/BlockAttentionGenerator.js';
-import type { RenderedBlock } from '../generator/BlockRenderer.js';
 import { KvBlockStore } from '../generator/KvBlockStore.js';
-import { ensureBenchModel, essayChunks, median } from './essayBlocks.js';
+import { ensureBenchModel, essayChunks, fitBlocks, median } from './essayBlocks.js';
 
 /**
  * The stages before the question pass, timed on the generator's own calls (the ones the served path makes) against
@@ -114,13 +113,7 @@ export async function runAssembleBench(opts: AssembleBenchOptions = {}): Promise
     questionTokens = finalTokens.length;
     const all = essayChunks(opts.dataDir ?? path.resolve('..', 'shared', 'data'), model, blockTokens, Math.max(...contexts) + blockTokens * 2).map((c) => gen.render(c));
     for (const contextTokens of contexts) {
-      let used = prefix.tokens.length + finalTokens.length;
-      const rendered: RenderedBlock[] = [];
-      for (const r of all) {
-        if (used + r.tokens.length > contextTokens) break;
-        rendered.push(r);
-        used += r.tokens.length;
-      }
+      const { rendered, promptTokens: used } = fitBlocks(all, contextTokens, prefix.tokens.length + finalTokens.length);
       log(`context ${contextTokens}: ${rendered.length} blocks, ${used} prompt tokens; computing blocks`);
       await gen.blockKvs(rendered);
       await store.flush();

@@ -13,6 +13,18 @@ const cache = (layers: number, kvHeads: number, D: number, positions: number[], 
     Int32Array.from(positions),
   );
 
+/** The reference: each part re-encoded to its slot (KvCache.reencode, float64 angles), then concatenated. */
+function reencodeThenConcat(parts: KvCache[], theta: number): KvCache {
+  let start = 0;
+  return KvCache.concat(
+    parts.map((p) => {
+      const r = p.reencode({ start }, theta);
+      start += p.length;
+      return r;
+    }),
+  );
+}
+
 describe('layOutContiguous / overwriteRange', () => {
   it('is bit-identical to re-encode each part to its slot, then concat', () => {
     const theta = 1e4;
@@ -23,14 +35,7 @@ describe('layOutContiguous / overwriteRange', () => {
       cache(3, 2, 8, [4, 9, 12], 4), // a block after `select` (gaps)
     ];
     const got = layOutContiguous(parts, 3, 2, 8, theta);
-    let start = 0;
-    const expected = KvCache.concat(
-      parts.map((p) => {
-        const r = p.reencode({ start }, theta);
-        start += p.length;
-        return r;
-      }),
-    );
+    const expected = reencodeThenConcat(parts, theta);
     expect(Array.from(got.positions)).toEqual(Array.from(expected.positions));
     for (let l = 0; l < 3; l++) {
       expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
@@ -60,14 +65,7 @@ describe('layOutContiguous / overwriteRange', () => {
     const parts = [prefix, ...blocks, compressed];
     for (const theta of [1e4, 1e6]) {
       const got = layOutContiguous(parts, 2, 3, D, theta);
-      let start = 0;
-      const expected = KvCache.concat(
-        parts.map((p) => {
-          const r = p.reencode({ start }, theta);
-          start += p.length;
-          return r;
-        }),
-      );
+      const expected = reencodeThenConcat(parts, theta);
       for (let l = 0; l < 2; l++) {
         expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
         expect(Buffer.from(got.layers[l].value.buffer).equals(Buffer.from(expected.layers[l].value.buffer))).toBe(true);
