@@ -367,7 +367,7 @@ export class KvBlockStore {
     } catch (e) {
       if (!(e instanceof CorruptBlockError)) throw e;
       this.s.disk.corrupt++;
-      log.warn({ key, reason: e.message }, 'corrupt, stale or mismatched KV block file deleted');
+      log.warn({ key, reason: e.message }, 'corrupt or mismatched KV block file deleted');
       await fs.promises.rm(file, { force: true });
       this.index()?.delete(key);
       return null;
