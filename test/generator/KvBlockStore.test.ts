@@ -130,6 +130,13 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
     }
     expect(b.stats().memory.entries).toBe(0);
     expect(await b.readHalf('absent')).toBeNull();
+    // Bytes at an odd offset (no aligned view possible) decode to the same values, through a copy.
+    const shifted = Buffer.alloc(bytes.length + 1).subarray(1);
+    bytes.copy(shifted);
+    const odd = b.decodeHalf('m0', shifted);
+    const even = b.decodeHalf('m0', bytes);
+    expect(Array.from(odd.positions)).toEqual(Array.from(even.positions));
+    expect(Array.from(odd.layers[1].value)).toEqual(Array.from(even.layers[1].value));
     const got = await Promise.all(['m2', 'absent', 'm0', 'm1'].map((k) => b.get(k)));
     expect(got.map((g) => g?.source ?? null)).toEqual(['disk', null, 'disk', 'disk']);
     for (const [g, i] of [[got[0], 2], [got[2], 0], [got[3], 1]] as const) {
