@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BlockSource } from '../generator/BlockRenderer.js';
+import type { BlockSource, RenderedBlock } from '../generator/BlockRenderer.js';
 import { encodePiece } from '../generator/PromptTemplate.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
@@ -47,4 +47,16 @@ export function essayChunks(dataDir: string, model: DecoderModel, blockTokens: n
     if (total >= needTokens) break;
   }
   return chunks;
+}
+
+/** The leading blocks that fit in `contextTokens` together with `fixedTokens` (prefix + question block). */
+export function fitBlocks(blocks: readonly RenderedBlock[], contextTokens: number, fixedTokens: number): { rendered: RenderedBlock[]; promptTokens: number } {
+  let promptTokens = fixedTokens;
+  const rendered: RenderedBlock[] = [];
+  for (const r of blocks) {
+    if (promptTokens + r.tokens.length > contextTokens) break;
+    rendered.push(r);
+    promptTokens += r.tokens.length;
+  }
+  return { rendered, promptTokens };
 }

@@ -8,6 +8,7 @@ import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRender
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
 import { Sampler, type SamplingOptions } from './Sampler.js';
+import { TextStream } from './TextStream.js';
 import { layOutContiguous, overwriteRange } from './kvLayout.js';
 
 export type GeneratorMode = 'full' | 'blocks';
@@ -217,6 +218,15 @@ export class BlockAttentionGenerator {
   }
 
   /**
+   * blockKv for several blocks at once: their store lookups start together, so disk reads overlap one another and
+   * the decoding of blocks already read. Computes on misses still run one at a time (onnxruntime-node runs a session
+   * synchronously on the main thread).
+   */
+  blockKvs(rendered: RenderedBlock[]): Promise<BlockKv[]> {
+    return Promise.all(rendered.map((r) => this.blockKv(r)));
+  }
+
+  /**
    * Prefix KV + the blocks in the given order, each re-encoded to contiguous positions after what precedes it.
    * With `keep`, only those token indices of a block are placed; with `recomputeHead` k, the first k placed tokens
    * of each block are recomputed with attention over everything before them (prefix and earlier blocks).
@@ -310,7 +320,7 @@ export class BlockAttentionGenerator {
     const maxTokens = sampling.maxTokens ?? 256;
     const stops = new Set([...this.stopIds, ...(sampling.stopTokenIds ?? [])]);
     const tokenIds: number[] = [];
-    let text = '';
+    const stream = new TextStream(this.model.tokenizer);
     let firstTokenMs: number | null = null;
     let finishReason: FinishReason = 'length';
     let cache = pass.cache;
@@ -327,19 +337,13 @@ export class BlockAttentionGenerator {
         break;
       }
       tokenIds.push(id);
-      const decoded = this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true });
-      // Hold back a trailing partial UTF-8 sequence until its next byte arrives.
-      const stable = decoded.endsWith('\uFFFD') ? text : decoded;
-      const delta = stable.startsWith(text) ? stable.slice(text.length) : '';
-      if (stable.startsWith(text)) text = stable;
-      yield { id, text: delta };
+      yield { id, text: stream.push(id) };
       if (tokenIds.length >= maxTokens) break;
       const out = await this.model.forward([id], [cache.length], cache, { logits: 'last', present: 'all' });
       cache = out.present;
       logits = out.logits as Float32Array;
     }
-    text = tokenIds.length > 0 ? this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true }) : '';
-    return { tokenIds, text, finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
+    return { tokenIds, text: stream.text(), finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
   }
 
   /** Computes and stores a chunk's block KV ahead of queries (what the prefill queue runs). */

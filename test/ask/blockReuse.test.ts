@@ -103,7 +103,7 @@ describe('ask pipeline over cached blocks: reuse, concurrency, streaming (built 
     for (const d of DOCS) {
       const r = verifier.render(chunkOf(d));
       const key = verifier.blockKeyOf(r);
-      const kv = verifier.store.decode(key, fs.readFileSync(verifier.store.filePath(key))); // throws on a bad checksum
+      const kv = await verifier.store.decode(key, fs.readFileSync(verifier.store.filePath(key))); // throws on a bad checksum
       const fresh = (await seq.blockKv(r)).kv.toFp16();
       for (let l = 0; l < kv.layerCount; l++) expect(Array.from(kv.toFp16().layers[l].key)).toEqual(Array.from(fresh.layers[l].key));
     }
