@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KvCache } from '../model/kv/KvCache.js';
 import { componentLogger } from '../infra/logger.js';
+import { DomainError } from '../infra/errors.js';
 
 const log = componentLogger('kv-store');
 
@@ -61,10 +62,18 @@ interface FileHeader {
   dtype: 'float16-le';
 }
 
-class CorruptBlockError extends Error {}
+/** A block file that fails its checks; caught where read: the file is deleted and the block recomputed. */
+class CorruptBlockError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
+}
 
-export class Fp16RangeError extends Error {
-  override name = 'Fp16RangeError';
+/** KV values outside what fp16 can hold: the block stays in memory only. */
+export class Fp16RangeError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
 }
 
 function hasInfinity(half: Uint16Array, source: Float32Array): boolean {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DomainError } from './errors.js';
 
 /** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */
 const boolFromEnv = z
@@ -66,10 +67,9 @@ export interface Config extends Env {
   modelsDir: string;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends DomainError {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

@@ -2,14 +2,33 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { DomainError } from './errors.js';
 import { componentLogger } from './logger.js';
 
 const log = componentLogger('redis');
 
-/** BullMQ needs `maxRetriesPerRequest: null` on connections used by workers; we use it everywhere for one behaviour. */
+/**
+ * A connection that waits for Redis as long as it takes: BullMQ needs `maxRetriesPerRequest: null` on the
+ * connections its workers use, and background work should ride out an outage. A connection that serves
+ * HTTP requests passes `servingOptions(...)` as `extra` instead, so a request fails fast.
+ */
 export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
 }
+
+/**
+ * Options for a connection that serves requests: every command is bounded by `commandTimeoutMs` (a hung or
+ * unreachable Redis), and commands waiting for a lost connection are failed at the first failed reconnect
+ * instead of piling up (`maxRetriesPerRequest: 0`). The offline queue stays on, so a command sent during a
+ * reconnect that succeeds within the bound still goes through. A timed-out command may still reach Redis
+ * later (its outcome is unknown to the caller, as after any timeout): every write the API makes is idempotent.
+ */
+export function servingOptions(commandTimeoutMs: number): RedisOptions {
+  return { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: true };
+}
+
+/** How long a client is told to wait (Retry-After) when Redis cannot serve: a restart or failover usually takes seconds. */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
 
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
@@ -24,7 +43,27 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
   }
 }
 
-export class RedisUnavailableError extends Error {}
+/** Redis is down, unreachable, timing out, or not accepting commands yet (loading, failing over). */
+export class RedisUnavailableError extends DomainError {
+  constructor(message: string, cause?: unknown) {
+    super('unavailable', message, { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS, cause });
+  }
+}
+
+/** Replies Redis gives while it cannot serve (rather than because the command was wrong). */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+/** What ioredis (and BullMQ through it) throws when the connection cannot carry a command. */
+const CONNECTION_FAILURE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const CONNECTION_FAILURE = /^(Command timed out|Connection is closed\.|Stream isn't writeable|Reached the max retries per request limit)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE)\b/;
+
+/** The error as a RedisUnavailableError when it says Redis could not serve the command; otherwise null. */
+export function asRedisUnavailable(err: unknown): RedisUnavailableError | null {
+  if (err instanceof RedisUnavailableError) return err;
+  if (!(err instanceof Error)) return null;
+  const reply = err.name === 'ReplyError' && UNAVAILABLE_REPLY.test(err.message);
+  if (!reply && !CONNECTION_FAILURE_NAMES.has(err.name) && !CONNECTION_FAILURE.test(err.message)) return null;
+  return new RedisUnavailableError(`the data store (Redis) is not answering (${err.message}); retry in ${REDIS_RETRY_AFTER_SECONDS} s`, err);
+}
 
 function redisServerBinary(): string | null {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });

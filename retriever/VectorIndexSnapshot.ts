@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { DomainError } from '../infra/errors.js';
 
 /**
  * On-disk snapshot of a VectorIndex. A directory holds generations of two files (the hnswlib graph
@@ -45,13 +46,12 @@ type ManifestBody = z.infer<typeof ManifestBodySchema>;
 const ManifestSchema = z.object({ body: ManifestBodySchema, sha256: z.string() });
 
 /** A snapshot whose files do not match their recorded checksums, sizes or schema. */
-export class CorruptSnapshotError extends Error {
+export class CorruptSnapshotError extends DomainError {
   constructor(
     readonly dir: string,
     reason: string,
   ) {
-    super(`vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
-    this.name = 'CorruptSnapshotError';
+    super('internal', `vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
   }
 }
 

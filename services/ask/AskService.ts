@@ -9,6 +9,7 @@ import type { SearchHit, SearchMode, SearchService } from '../../retriever/Searc
 import { ContextPlanner, PlanningError, type CompressionMethod, type ContextPlan, type OrderMethod } from './ContextPlanner.js';
 import type { GeneratorHandle } from './GeneratorHandle.js';
 import { componentLogger } from '../../infra/logger.js';
+import { DomainError } from '../../infra/errors.js';
 
 const log = componentLogger('ask');
 
@@ -84,7 +85,11 @@ export type AskEvent =
 /** Told about every answered question (the dashboard's recent list, stage metrics). */
 export type AnswerListener = (req: AskRequest, res: AskResponse) => void | Promise<void>;
 
-export class GeneratorUnavailableError extends Error {}
+export class GeneratorUnavailableError extends DomainError {
+  constructor(message: string) {
+    super('unavailable', message);
+  }
+}
 export { PlanningError };
 
 /**

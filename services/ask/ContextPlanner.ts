@@ -12,11 +12,17 @@ import type { SelectionBudget } from '../../compressor/SentenceSelector.js';
 import type { BlockSource } from '../../generator/BlockRenderer.js';
 import type { ProfileStore } from '../../reranker/BasinProfile.js';
 import { reorder } from '../../reranker/Reorderer.js';
+import { DomainError } from '../../infra/errors.js';
 
 export type CompressionMethod = 'none' | 'lexical' | 'raw' | 'probe';
 export type OrderMethod = 'retrieval' | 'zigzag' | 'basin';
 
-export class PlanningError extends Error {}
+/** A request the pipeline cannot plan (no probe trained, no attention taps, nothing retrieved): the caller can fix it. */
+export class PlanningError extends DomainError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 export interface PlanRequest {
   question: string;

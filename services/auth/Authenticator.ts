@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { componentLogger } from '../../infra/logger.js';
-import { HttpError } from '../http/errors.js';
+import { DomainError } from '../../infra/errors.js';
 import { scopeAllows, type ApiKeyStore, type Principal, type Scope } from './ApiKeyStore.js';
 import { readCookie, SESSION_COOKIE, type SessionStore } from './SessionStore.js';
 
@@ -42,9 +42,9 @@ export class Authenticator {
       // With authentication off, credentials are ignored (clients such as OpenAI's always send one).
       if (header !== undefined && (await this.enforced())) {
         const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-        if (!m) return next(new HttpError(401, 'authorization: expected "Bearer <api key>"', 'authorization'));
+        if (!m) return next(new DomainError('unauthorized', 'authorization: expected "Bearer <api key>"', { field: 'authorization' }));
         const p = await this.keys.verify(m[1]!);
-        if (!p) return next(new HttpError(401, 'authorization: unknown or revoked API key', 'authorization'));
+        if (!p) return next(new DomainError('unauthorized', 'authorization: unknown or revoked API key', { field: 'authorization' }));
         res.locals.principal = p;
         return next();
       }
@@ -58,8 +58,8 @@ export class Authenticator {
     return async (_req, res, next) => {
       if (!(await this.enforced())) return next();
       const p = res.locals.principal as Principal | undefined;
-      if (!p) return next(new HttpError(401, 'authorization: this endpoint needs an API key (send "Authorization: Bearer <key>")', 'authorization'));
-      if (!scopeAllows(p.scopes, scope)) return next(new HttpError(403, `authorization: key "${p.name}" lacks the "${scope}" scope`, 'authorization'));
+      if (!p) return next(new DomainError('unauthorized', 'authorization: this endpoint needs an API key (send "Authorization: Bearer <key>")', { field: 'authorization' }));
+      if (!scopeAllows(p.scopes, scope)) return next(new DomainError('forbidden', `authorization: key "${p.name}" lacks the "${scope}" scope`, { field: 'authorization' }));
       next();
     };
   }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
-import { errorHandler, HttpError, notFound } from './errors.js';
+import { DomainError } from '../../infra/errors.js';
+import { errorHandler, notFound } from './errors.js';
 import type { AskService } from '../ask/AskService.js';
 import type { ServiceMetrics } from '../../infra/metrics.js';
 import type { AdminDashboard } from '../admin/AdminDashboard.js';
@@ -71,7 +72,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(apiContentSecurityPolicy);
   api.use((req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
-      return next(new HttpError(415, 'body: send JSON with Content-Type: application/json', 'content-type'));
+      return next(new DomainError('unsupportedMedia', 'body: send JSON with Content-Type: application/json', { field: 'content-type' }));
     }
     next();
   });

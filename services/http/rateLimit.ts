@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { componentLogger } from '../../infra/logger.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
-import { HttpError } from './errors.js';
+import { DomainError } from '../../infra/errors.js';
 
 const log = componentLogger('rate-limit');
 
@@ -48,8 +48,7 @@ export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandle
     } catch (e) {
       if (e instanceof RateLimiterRes) {
         const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-        res.setHeader('retry-after', String(seconds));
-        return next(new HttpError(429, `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`));
+        return next(new DomainError('tooMany', `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`, { retryAfterSeconds: seconds }));
       }
       log.warn({ err: (e as Error).message }, 'rate limiter unavailable; request let through');
       next();

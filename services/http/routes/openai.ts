@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AskService } from '../../ask/AskService.js';
-import { GeneratorUnavailableError } from '../../ask/AskService.js';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { describeError, validate } from '../errors.js';
 import { CollectionName } from '../schemas.js';
 import { SseStream } from '../sse.js';
-import { asHttpError } from './ask.js';
 
 const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).loose())]);
 
@@ -53,17 +52,12 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     const body = validate(ChatBody, req.body);
     const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
     const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);
-    if (!question.trim()) throw new HttpError(400, 'messages: needs a user message with text', 'messages');
+    if (!question.trim()) throw new DomainError('invalid', 'messages: needs a user message with text', { field: 'messages' });
     // The same bounds as /v1/ask's question.
-    if (question.length > 4000) throw new HttpError(400, 'messages: the last user message is longer than 4000 characters', 'messages');
-    if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new HttpError(400, 'messages: the last user message holds control characters', 'messages');
-    if (!(await ctx.store.collectionExists(collection))) throw new HttpError(404, `collection ${collection} not found (model "${body.model}")`, 'model');
-    try {
-      ask.requireGenerator();
-    } catch (e) {
-      if (e instanceof GeneratorUnavailableError) throw new HttpError(503, e.message);
-      throw e;
-    }
+    if (question.length > 4000) throw new DomainError('invalid', 'messages: the last user message is longer than 4000 characters', { field: 'messages' });
+    if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new DomainError('invalid', 'messages: the last user message holds control characters', { field: 'messages' });
+    if (!(await ctx.store.collectionExists(collection))) throw new DomainError('notFound', `collection ${collection} not found (model "${body.model}")`, { field: 'model' });
+    ask.requireGenerator();
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const id = `chatcmpl-${randomUUID()}`;
@@ -81,7 +75,7 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     const finish = (reason: string) => (reason === 'length' ? 'length' : 'stop');
 
     if (!body.stream) {
-      const a = await ask.ask(request).catch(asHttpError);
+      const a = await ask.ask(request);
       res.json({
         id,
         object: 'chat.completion',
@@ -103,7 +97,8 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
       });
       chunk({}, finish(a.finishReason), { citations: a.citations });
     } catch (e) {
-      sse.send(null, { error: { message: e instanceof Error ? e.message : String(e), type: 'server_error' } });
+      const { status, body: error } = describeError(e);
+      sse.send(null, { error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'server_error', code: error.code } });
     } finally {
       sse.send(null, '[DONE]');
       sse.end();
