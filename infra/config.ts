@@ -16,6 +16,8 @@ const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /** The API's bound on one Redis command: past it (Redis down, unreachable or hung) a request answers 503 with Retry-After. Workers wait instead. */
+  REDIS_REQUEST_TIMEOUT_MS: intFromEnv(100, 600000).default(3000),
   DATA_DIR: z.string().min(1).default('./data'),
   MODELS_DIR: z.string().min(1).default('./models'),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   assertWritableDir(config.dataDir, 'DATA_DIR');
   const redis = await ensureRedis(config.REDIS_URL, config.dataDir);
   const embedder = await openEmbedder(config);
-  const ctx = createContext(config, embedder);
+  // Requests fail fast (503) when Redis cannot answer; the worker child keeps its own waiting connections.
+  const ctx = createContext(config, embedder, 'serving');
   const supervisor = config.RUN_WORKERS ? new WorkerSupervisor() : null;
   supervisor?.start();
 

@@ -14,7 +14,8 @@ import { RecentAsks } from './RecentAsks.js';
  */
 export function createObservability(ctx: ServiceContext, generator?: GeneratorHandle, ask?: AskService): { metrics: ServiceMetrics; admin: AdminDashboard; close: () => Promise<void> } {
   const recent = new RecentAsks(ctx.redis);
-  const calibration = new CalibrationJobs(bullConnection(ctx.config));
+  // Used by dashboard requests only, so bounded like every request-serving connection.
+  const calibration = new CalibrationJobs(bullConnection(ctx.config, 'serving'));
   const admin = new AdminDashboard(ctx, recent, calibration, ProfileStore.forDataDir(ctx.config.dataDir), generator);
   const metrics = new ServiceMetrics({
     queueCounts: () => admin.inspector.depths(),
