@@ -1,10 +1,25 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { componentLogger } from '../../infra/logger.js';
 import { DomainError } from '../../infra/errors.js';
 import { scopeAllows, type ApiKeyStore, type Principal, type Scope } from './ApiKeyStore.js';
 import { readCookie, SESSION_COOKIE, type SessionStore } from './SessionStore.js';
 
 const log = componentLogger('auth');
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a request comes from a page of this same origin. Browsers send `Sec-Fetch-Site` (trusted first) and
+ * `Origin` on state-changing requests; a cross-site form or script cannot forge either. Neither present:
+ * not a browser request from our page, so not same-origin. Our own origin is the request's scheme and host
+ * (both from X-Forwarded-* only through TRUST_PROXY_HOPS trusted proxies).
+ */
+export function fromSameOrigin(req: Request): boolean {
+  const site = req.header('sec-fetch-site');
+  if (site) return site === 'same-origin';
+  const origin = req.header('origin');
+  return !!origin && origin === `${req.protocol}://${req.host}`;
+}
 
 /**
  * Who is calling: a Bearer API key, or the dashboard's session cookie. Enforcement starts once an
@@ -49,7 +64,13 @@ export class Authenticator {
         return next();
       }
       const sid = readCookie(req.header('cookie'), SESSION_COOKIE);
-      if (sid) res.locals.principal = (await this.sessions.get(sid)) ?? undefined;
+      const session = sid ? await this.sessions.get(sid) : null;
+      // A cookie rides along on cross-site requests too (SameSite is the browser's rule, not ours to rely on):
+      // state changes made with it must come from our own pages.
+      if (session && !SAFE_METHODS.has(req.method) && !fromSameOrigin(req)) {
+        return next(new DomainError('forbidden', 'origin: a request authenticated by the session cookie must come from this origin (Origin / Sec-Fetch-Site); API clients send "Authorization: Bearer <key>"', { field: 'origin' }));
+      }
+      if (session) res.locals.principal = session;
       next();
     };
   }

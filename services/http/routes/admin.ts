@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { SCOPES, type Principal, type Scope } from '../../auth/ApiKeyStore.js';
-import { SESSION_COOKIE, readCookie } from '../../auth/SessionStore.js';
+import { SESSION_COOKIE, readCookie, sessionCookie } from '../../auth/SessionStore.js';
 import type { ServiceContext } from '../../context.js';
 import { DomainError } from '../../../infra/errors.js';
 import { validate } from '../errors.js';
@@ -40,7 +40,7 @@ export function adminRouter(ctx: ServiceContext): Router {
     const p = await ctx.auth.keys.verify(key);
     if (!p || !p.scopes.includes('admin')) throw new DomainError('unauthorized', 'key: not a valid admin key', { field: 'key' });
     const sid = await ctx.auth.sessions.create(p);
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${ctx.auth.sessions.ttlSeconds}`);
+    res.setHeader('set-cookie', sessionCookie(sid, ctx.auth.sessions.ttlSeconds, req.secure));
     res.status(201).json({ name: p.name, scopes: p.scopes });
   });
   r.get('/admin/session', admin, (_req, res) => {
@@ -50,7 +50,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   r.delete('/admin/session', async (req, res) => {
     const sid = readCookie(req.header('cookie'), SESSION_COOKIE);
     if (sid) await ctx.auth.sessions.destroy(sid);
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    res.setHeader('set-cookie', sessionCookie('', 0, req.secure));
     res.json({ loggedOut: true });
   });
   return r;
