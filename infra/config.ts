@@ -47,6 +47,12 @@ const EnvSchema = z.object({
   KV_DISK_BYTES: intFromEnv(0, 2 ** 50).default(20 * 2 ** 30),
   /** HNSW query breadth; unset = grows with index size (64 up to 50k vectors, 128 up to 100k, 256 above: measured for recall@10 >= 0.99). */
   SEARCH_EF: intFromEnv(1, 4096).optional(),
+  /** The request line and headers must arrive within this; otherwise 408 and the connection is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: intFromEnv(1000, 600000).default(10000),
+  /** The whole request, body included, must arrive within this (a body at 1 byte/s is cut off); otherwise 408 and closed. */
+  HTTP_REQUEST_TIMEOUT_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(32),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */

@@ -7,6 +7,7 @@ import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
 import { createApp } from './http/app.js';
+import { createHttpServer } from './http/server.js';
 import { createObservability } from './admin/observability.js';
 import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
@@ -46,9 +47,13 @@ async function main(): Promise<void> {
       { name: 'accepting', check: async () => !stopping },
     ],
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+  const server: Server = createHttpServer(app, {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: Math.max(config.HTTP_REQUEST_TIMEOUT_MS, config.HTTP_HEADERS_TIMEOUT_MS),
+    // Behind proxies every connection comes from a proxy: capping its address would cap everyone.
+    maxConnectionsPerClient: config.TRUST_PROXY_HOPS > 0 ? 0 : config.HTTP_MAX_CONNECTIONS_PER_CLIENT,
   });
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, () => resolve()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   log.info({ port, embeddedRedis: redis.embedded, embedder: embedder.id }, 'listening');
