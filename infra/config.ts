@@ -53,6 +53,10 @@ const EnvSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: intFromEnv(1000, 3600000).default(30000),
   /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. */
   HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(32),
+  /** A streamed answer whose client reads nothing for this long is cut off and its generation stopped (generation pauses as soon as the socket buffer is full). */
+  STREAM_STALL_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Kernel send buffer of a streamed answer's socket (Linux doubles it): how much a non-reading client can absorb before generation pauses. */
+  STREAM_SEND_BUFFER_BYTES: intFromEnv(2048, 16 * 1024 * 1024).default(16384),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */

@@ -82,6 +82,9 @@ export type AskEvent =
   | { type: 'token'; text: string; id: number }
   | { type: 'done'; response: AskResponse };
 
+/** Receives the pipeline's events; a returned promise pauses the pipeline until it settles (stream backpressure). */
+export type AskEventSink = (e: AskEvent) => void | Promise<void>;
+
 /** Told about every answered question (the dashboard's recent list, stage metrics). */
 export type AnswerListener = (req: AskRequest, res: AskResponse) => void | Promise<void>;
 
@@ -127,7 +130,7 @@ export class AskService {
     return this.planner.planner;
   }
 
-  async ask(req: AskRequest, onEvent: (e: AskEvent) => void = () => undefined): Promise<AskResponse> {
+  async ask(req: AskRequest, onEvent: AskEventSink = () => undefined): Promise<AskResponse> {
     const generator = this.requireGenerator();
     const mode = req.mode ?? 'blocks';
     const compression = req.compression ?? 'none';
@@ -135,7 +138,7 @@ export class AskService {
 
     const retrieved = await this.search.search(req.collection, req.question, req.k, req.searchMode);
     const retrieveMs = performance.now() - t0;
-    onEvent({ type: 'retrieval', hits: retrieved.hits });
+    await onEvent({ type: 'retrieval', hits: retrieved.hits });
     if (retrieved.chunks.length === 0) throw new PlanningError(`collection ${req.collection} has nothing to answer from (no chunks retrieved)`);
 
     const metas = await this.store.getDocumentMetas(req.collection, [...new Set(retrieved.chunks.map((c) => c.documentId))]);
@@ -221,7 +224,7 @@ export class AskService {
     t: { retrieveMs: number; assembleMs: number; questionStart: number; t0: number },
     cache: AskResponse['cache'],
     mode: GeneratorMode,
-    onEvent: (e: AskEvent) => void,
+    onEvent: AskEventSink,
   ): Promise<AskResponse> {
     const questionPrefillMs = performance.now() - t.questionStart;
     const gen = generator.generate(pass, { maxTokens: req.maxTokens, temperature: req.temperature, topP: req.topP, seed: req.seed }, req.signal);
@@ -229,7 +232,7 @@ export class AskService {
     let step = await gen.next();
     while (!step.done) {
       firstTokenMs ??= performance.now() - t.t0;
-      if (step.value.text) onEvent({ type: 'token', text: step.value.text, id: step.value.id });
+      if (step.value.text) await onEvent({ type: 'token', text: step.value.text, id: step.value.id });
       step = await gen.next();
     }
     const g = step.value;
@@ -276,7 +279,7 @@ export class AskService {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'answer listener failed');
       }
     }
-    onEvent({ type: 'done', response });
+    await onEvent({ type: 'done', response });
     return response;
   }
 }

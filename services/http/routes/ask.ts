@@ -23,15 +23,16 @@ export function askRouter(ctx: ServiceContext, ask: AskService): Router {
       res.json(await ask.ask(request));
       return;
     }
-    const sse = new SseStream(res);
+    const sse = new SseStream(res, { stallMs: ctx.config.STREAM_STALL_MS, sendBufferBytes: ctx.config.STREAM_SEND_BUFFER_BYTES });
     try {
+      // Each send resolves once the socket takes it: a client that stops reading pauses generation.
       await ask.ask(request, (e) => {
-        if (e.type === 'retrieval') sse.send('retrieval', { hits: e.hits });
-        else if (e.type === 'token') sse.send('token', { text: e.text, id: e.id });
-        else sse.send('done', e.response);
+        if (e.type === 'retrieval') return sse.send('retrieval', { hits: e.hits });
+        if (e.type === 'token') return sse.send('token', { text: e.text, id: e.id });
+        return sse.send('done', e.response);
       });
     } catch (e) {
-      sse.send('error', { error: describeError(e).body });
+      await sse.send('error', { error: describeError(e).body });
     } finally {
       sse.end();
     }

@@ -87,20 +87,19 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
       });
       return;
     }
-    const sse = new SseStream(res);
+    const sse = new SseStream(res, { stallMs: ctx.config.STREAM_STALL_MS, sendBufferBytes: ctx.config.STREAM_SEND_BUFFER_BYTES });
     const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) =>
       sse.send(null, { id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }], ...extra });
     try {
-      chunk({ role: 'assistant', content: '' }, null);
-      const a = await ask.ask(request, (e) => {
-        if (e.type === 'token') chunk({ content: e.text }, null);
-      });
-      chunk({}, finish(a.finishReason), { citations: a.citations });
+      await chunk({ role: 'assistant', content: '' }, null);
+      // Awaited: a client that stops reading pauses generation.
+      const a = await ask.ask(request, (e) => (e.type === 'token' ? chunk({ content: e.text }, null) : undefined));
+      await chunk({}, finish(a.finishReason), { citations: a.citations });
     } catch (e) {
       const { status, body: error } = describeError(e);
-      sse.send(null, { error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'server_error', code: error.code } });
+      await sse.send(null, { error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'server_error', code: error.code } });
     } finally {
-      sse.send(null, '[DONE]');
+      await sse.send(null, '[DONE]');
       sse.end();
     }
   });
