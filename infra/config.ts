@@ -57,6 +57,12 @@ const EnvSchema = z.object({
   STREAM_STALL_MS: intFromEnv(1000, 3600000).default(30000),
   /** Kernel send buffer of a streamed answer's socket (Linux doubles it): how much a non-reading client can absorb before generation pauses. */
   STREAM_SEND_BUFFER_BYTES: intFromEnv(2048, 16 * 1024 * 1024).default(16384),
+  /** Questions (/v1/ask, /v1/chat/completions) one API key (or client address while authentication is off) may have running or waiting in one API process; beyond: 429; 0 = no cap. */
+  ASK_MAX_PER_CLIENT: intFromEnv(0, 10000).default(4),
+  /** Questions one API process answers at once (each uses every core); the rest wait. */
+  ASK_MAX_CONCURRENT: intFromEnv(1, 1024).default(2),
+  /** Questions waiting for a slot in one API process; beyond: 503, so a burst of asks cannot starve search. */
+  ASK_MAX_QUEUED: intFromEnv(0, 100000).default(32),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */

@@ -21,6 +21,7 @@ export interface ScrapeSources {
   kvTiers?: () => Record<string, TierCounters> | null;
   collections?: () => Promise<{ name: string; documents: number; chunks: number }[]>;
   indexes?: () => { collection: string; vectors: number; tombstones: number }[];
+  askAdmission?: () => { inFlight: number; queued: number; rejected: Record<string, number> };
 }
 
 /** The ask pipeline's stages, as recorded in AskResponse.timings. */
@@ -139,6 +140,21 @@ export class ServiceMetrics {
           },
         });
       }
+    }
+    if (sources.askAdmission) {
+      const read = sources.askAdmission;
+      new Gauge({ name: 'rag_asks_in_flight', help: 'Questions being answered by this process', registers, collect() { this.set(read().inFlight); } });
+      new Gauge({ name: 'rag_asks_queued', help: 'Questions waiting for a free slot in this process', registers, collect() { this.set(read().queued); } });
+      new Counter({
+        name: 'rag_asks_rejected_total',
+        help: 'Questions refused at admission: per_client (429, the caller is at its cap) or queue_full (503)',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, n] of Object.entries(read().rejected)) this.inc({ reason }, n);
+        },
+      });
     }
     if (sources.indexes) {
       const read = sources.indexes;

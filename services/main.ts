@@ -6,7 +6,7 @@ import { closeContext, createContext } from './bootstrap.js';
 import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
-import { createApp } from './http/app.js';
+import { askAdmissionFor, createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
 import { createObservability } from './admin/observability.js';
 import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
@@ -30,9 +30,12 @@ async function main(): Promise<void> {
   const warmup = new IndexWarmup(ctx);
   void warmup.start();
   let stopping = false;
-  const observability = createObservability(ctx, generator, ask);
+  // Built here so /metrics can show it: questions in progress are bounded per caller and per process.
+  const askAdmission = askAdmissionFor(config);
+  const observability = createObservability(ctx, generator, ask, askAdmission);
   const app = createApp(ctx, {
     ask,
+    askAdmission,
     metrics: observability.metrics,
     admin: observability.admin,
     readiness: [

@@ -17,6 +17,12 @@ import { searchRouter } from './routes/search.js';
 import { rateLimiter } from './rateLimit.js';
 import { apiContentSecurityPolicy, securityHeaders } from './security.js';
 import { strictJsonBody } from './strictJson.js';
+import { AskAdmission } from './askAdmission.js';
+import type { Config } from '../../infra/config.js';
+
+export function askAdmissionFor(config: Config): AskAdmission {
+  return new AskAdmission({ perClient: config.ASK_MAX_PER_CLIENT, concurrent: config.ASK_MAX_CONCURRENT, queued: config.ASK_MAX_QUEUED });
+}
 
 export interface ReadinessCheck {
   name: string;
@@ -28,6 +34,8 @@ export interface AppParts {
   readiness?: ReadinessCheck[];
   /** The question pipeline; without it /v1/ask is not mounted (e.g. an ingestion-only API). */
   ask?: AskService;
+  /** Bounds on questions in progress (per caller, running, waiting); without it, from ctx.config. */
+  askAdmission?: AskAdmission;
   /** Prometheus metrics: HTTP latency by route, served at /metrics (admin scope once auth is enforced). */
   metrics?: ServiceMetrics;
   /** The operator dashboard at /admin and its data API under /v1/admin. */
@@ -86,8 +94,9 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(jobsRouter(ctx));
   api.use(searchRouter(ctx));
   if (parts.ask) {
-    api.use(askRouter(ctx, parts.ask));
-    api.use(openAiRouter(ctx, parts.ask));
+    const admission = parts.askAdmission ?? askAdmissionFor(ctx.config);
+    api.use(askRouter(ctx, parts.ask, admission));
+    api.use(openAiRouter(ctx, parts.ask, admission));
   }
   app.use('/v1', api);
   if (parts.metrics) {

@@ -1,14 +1,15 @@
 import { Router } from 'express';
 import type { AskRequest, AskService } from '../../ask/AskService.js';
 import type { ServiceContext } from '../../context.js';
+import type { AskAdmission } from '../askAdmission.js';
 import { DomainError } from '../../../infra/errors.js';
 import { describeError, validate } from '../errors.js';
 import { AskBody } from '../schemas.js';
 import { SseStream, wantsEventStream } from '../sse.js';
 
-export function askRouter(ctx: ServiceContext, ask: AskService): Router {
+export function askRouter(ctx: ServiceContext, ask: AskService, admission: AskAdmission): Router {
   const r = Router();
-  r.post('/ask', ctx.auth.require('ask'), async (req, res) => {
+  r.post('/ask', ctx.auth.require('ask'), admission.admit, async (req, res) => {
     const { stream, ...body } = validate(AskBody, req.body);
     if (body.keepRatio !== undefined && body.budgetTokens !== undefined) throw new DomainError('invalid', 'keepRatio, budgetTokens: give one or the other', { field: 'budgetTokens' });
     if (!(await ctx.store.collectionExists(body.collection))) throw new DomainError('notFound', `collection ${body.collection} not found`, { field: 'collection' });

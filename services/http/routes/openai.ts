@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AskService } from '../../ask/AskService.js';
 import type { ServiceContext } from '../../context.js';
+import type { AskAdmission } from '../askAdmission.js';
 import { DomainError } from '../../../infra/errors.js';
 import { describeError, validate } from '../errors.js';
 import { CollectionName } from '../schemas.js';
@@ -40,7 +41,7 @@ export function collectionFromModel(model: string): string {
  * OpenAI-compatible chat completions: the last user message is the question, answered with retrieval
  * over the collection, so existing OpenAI clients work unchanged (citations ride along as an extra field).
  */
-export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
+export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: AskAdmission): Router {
   const r = Router();
 
   r.get('/models', ctx.auth.require('ask'), async (_req, res) => {
@@ -48,7 +49,7 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     res.json({ object: 'list', data: cols.map((c) => ({ id: `rag/${c.name}`, object: 'model', created: 0, owned_by: 'rag' })) });
   });
 
-  r.post('/chat/completions', ctx.auth.require('ask'), async (req, res) => {
+  r.post('/chat/completions', ctx.auth.require('ask'), admission.admit, async (req, res) => {
     const body = validate(ChatBody, req.body);
     const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
     const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);

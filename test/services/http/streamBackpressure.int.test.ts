@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { buildHardeningModels, shortDocuments, stackEnv, waitForJobs } from '../../hardening/support.js';
 import { ApiClient } from '../../support/http.js';
+import { longAnswerQuestions } from '../../support/longAnswers.js';
 import { cpuCoresOver } from '../../support/processCpu.js';
 import { freshRedis, spawnService, type Spawned } from '../../support/processes.js';
 import { parseExposition } from '../../support/prometheus.js';
@@ -24,7 +25,7 @@ let redis: Redis;
 let api: Spawned;
 let worker: Spawned;
 let client: ApiClient;
-let longQuestions: { question: string; tokens: number }[] = [];
+let longQuestions: string[] = [];
 
 async function completionTokens(): Promise<number> {
   const m = await client.get('/metrics');
@@ -48,20 +49,13 @@ async function waitUntilAsked(n: number, timeoutMs: number): Promise<void> {
 beforeAll(async () => {
   const r = await freshRedis(12);
   redis = r.redis;
-  const env = stackEnv(r.url, buildHardeningModels(), { PREFILL_ON_INGEST: 'false', STREAM_STALL_MS: String(STALL_MS), STREAM_SEND_BUFFER_BYTES: String(SEND_BUFFER), HTTP_MAX_CONNECTIONS_PER_CLIENT: '64' });
+  const env = stackEnv(r.url, buildHardeningModels(), { PREFILL_ON_INGEST: 'false', STREAM_STALL_MS: String(STALL_MS), STREAM_SEND_BUFFER_BYTES: String(SEND_BUFFER), HTTP_MAX_CONNECTIONS_PER_CLIENT: '64', ASK_MAX_PER_CLIENT: '0', ASK_MAX_CONCURRENT: String(CONNECTIONS) });
   [api, worker] = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/workers/main.js', env, 'ready')]);
   client = new ApiClient(`http://127.0.0.1:${api.port}`);
   const ingest = await client.post(`/v1/collections/${C}/documents`, { documents: shortDocuments(20, 's') });
   await waitForJobs(client, ingest.body.jobIds, 120_000);
-  // The built model has random weights: answer lengths vary by question (greedy decoding stops at a random
-  // stop token). Pick questions whose answers run far past what the buffers hold, so a missing pause shows.
-  for (let i = 0; i < 8 && longQuestions.length < 2; i++) {
-    const question = `what colour is record ${i}?`;
-    const a = await client.post('/v1/ask', { collection: C, question, maxTokens: 2 * BUFFERED_TOKENS });
-    expect(a.status).toBe(200);
-    if (a.body.finishReason === 'length') longQuestions.push({ question, tokens: a.body.usage.completionTokens });
-  }
-  if (longQuestions.length === 0) throw new Error(`no question among 8 gets an answer longer than ${2 * BUFFERED_TOKENS} tokens from the built model`);
+  // Questions whose answers run far past what the buffers hold, so a missing pause shows.
+  longQuestions = await longAnswerQuestions(client, C, 2 * BUFFERED_TOKENS, 2);
 }, 300_000);
 
 afterAll(async () => {
@@ -74,7 +68,7 @@ it(`${CONNECTIONS} streams that are never read: generation pauses (API near idle
   const asksBefore = await asksAnswered();
   const opened = performance.now();
   const clients = await Promise.all(
-    Array.from({ length: CONNECTIONS }, (_, i) => StallingClient.open(api.port!, '/v1/ask', { collection: C, question: longQuestions[i % longQuestions.length]!.question, stream: true, maxTokens: MAX_TOKENS }, { rcvbuf: RECEIVE_BUFFER })),
+    Array.from({ length: CONNECTIONS }, (_, i) => StallingClient.open(api.port!, '/v1/ask', { collection: C, question: longQuestions[i % longQuestions.length]!, stream: true, maxTokens: MAX_TOKENS }, { rcvbuf: RECEIVE_BUFFER })),
   );
   try {
     // Each stream fills its buffers within about BUFFERED_TOKENS tokens, then waits for 'drain': the API goes
@@ -98,7 +92,7 @@ it(`${CONNECTIONS} streams that are never read: generation pauses (API near idle
     const results = await Promise.all(clients.map((c) => c.finish()));
     const elapsed = performance.now() - opened;
     const generated = after - tokensBefore;
-    process.stderr.write(`stalled streams: ${generated} tokens generated for ${CONNECTIONS} non-reading clients (at most ${BUFFERED_TOKENS} fit one stream's buffers; the answers run ${longQuestions.map((q) => q.tokens).join('/')}+ tokens); closed after ${Math.round(elapsed)} ms\n`);
+    process.stderr.write(`stalled streams: ${generated} tokens generated for ${CONNECTIONS} non-reading clients (at most ${BUFFERED_TOKENS} fit one stream's buffers; the answers run past ${2 * BUFFERED_TOKENS} tokens); closed after ${Math.round(elapsed)} ms\n`);
     for (const r of results) {
       expect(r.status).toBe(200);
       expect(r.eof).toBe(true);
@@ -119,7 +113,7 @@ it('clients that disconnect after the first token stop generation at once', asyn
       const res = await fetch(`${client.base}/v1/ask`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ collection: C, question: longQuestions[i % longQuestions.length]!.question, stream: true, maxTokens: MAX_TOKENS }),
+        body: JSON.stringify({ collection: C, question: longQuestions[i % longQuestions.length]!, stream: true, maxTokens: MAX_TOKENS }),
         signal: abort.signal,
       });
       const reader = res.body!.getReader();
