@@ -143,8 +143,19 @@ export class ServiceMetrics {
     }
     if (sources.askAdmission) {
       const read = sources.askAdmission;
-      new Gauge({ name: 'rag_asks_in_flight', help: 'Questions being answered by this process', registers, collect() { this.set(read().inFlight); } });
-      new Gauge({ name: 'rag_asks_queued', help: 'Questions waiting for a free slot in this process', registers, collect() { this.set(read().queued); } });
+      for (const [name, help, field] of [
+        ['rag_asks_in_flight', 'Questions being answered by this process', 'inFlight'],
+        ['rag_asks_queued', 'Questions waiting for a free slot in this process', 'queued'],
+      ] as const) {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(read()[field]);
+          },
+        });
+      }
       new Counter({
         name: 'rag_asks_rejected_total',
         help: 'Questions refused at admission: per_client (429, the caller is at its cap) or queue_full (503)',

@@ -1,30 +1,46 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Command, type RedisOptions } from 'ioredis';
 import { DomainError } from './errors.js';
 import { componentLogger } from './logger.js';
 
 const log = componentLogger('redis');
 
-/**
- * A connection that waits for Redis as long as it takes: BullMQ needs `maxRetriesPerRequest: null` on the
- * connections its workers use, and background work should ride out an outage. A connection that serves
- * HTTP requests passes `servingOptions(...)` as `extra` instead, so a request fails fast.
- */
-export function createRedis(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
+export interface ConnectionRole {
+  /**
+   * Set for a connection that serves requests: every command is bounded by this many ms (a hung or unreachable
+   * Redis), and commands waiting for a lost connection fail at the first failed reconnect instead of piling up
+   * (`maxRetriesPerRequest: 0`). The offline queue stays on, so a command sent during a reconnect that succeeds
+   * within the bound still goes through. Unset (workers, CLI): wait for Redis as long as it takes; BullMQ
+   * workers need `maxRetriesPerRequest: null`.
+   */
+  commandTimeoutMs?: number;
+}
+
+export function createRedis(url: string, extra: RedisOptions = {}, role: ConnectionRole = {}): Redis {
+  const bounded = role.commandTimeoutMs !== undefined;
+  const client = new Redis(url, { maxRetriesPerRequest: bounded ? 0 : null, enableReadyCheck: true, lazyConnect: false, ...extra });
+  if (bounded) boundCommands(client, role.commandTimeoutMs!);
+  return client;
 }
 
 /**
- * Options for a connection that serves requests: every command is bounded by `commandTimeoutMs` (a hung or
- * unreachable Redis), and commands waiting for a lost connection are failed at the first failed reconnect
- * instead of piling up (`maxRetriesPerRequest: 0`). The offline queue stays on, so a command sent during a
- * reconnect that succeeds within the bound still goes through. A timed-out command may still reach Redis
- * later (its outcome is unknown to the caller, as after any timeout): every write the API makes is idempotent.
+ * Fails each command that has no reply after `ms` with "Command timed out". Unlike ioredis's own
+ * `commandTimeout`, the check waits for one pass of the event loop's I/O phase after the timer fires: after a
+ * stall of this process (a long synchronous task, CPU starvation) the timers phase runs before the socket is
+ * read, and a reply that already arrived would otherwise be reported as a timeout. A timed-out command may
+ * still reach Redis (as after any timeout); every write the API makes is idempotent. Works on any ioredis
+ * client (a Cluster too): it wraps the instance's `sendCommand`, which commands, pipelines and scripts all use.
  */
-export function servingOptions(commandTimeoutMs: number): RedisOptions {
-  return { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: true };
+export function boundCommands(client: Pick<Redis, 'sendCommand'>, ms: number): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: Command, ...rest: unknown[]) => {
+    const timer = setTimeout(() => setImmediate(() => command.reject(new Error('Command timed out'))), ms);
+    const clear = () => clearTimeout(timer);
+    command.promise.then(clear, clear);
+    return (send as (c: Command, ...r: unknown[]) => unknown)(command, ...rest);
+  }) as Redis['sendCommand'];
 }
 
 /** How long a client is told to wait (Retry-After) when Redis cannot serve: a restart or failover usually takes seconds. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import type { Config } from '../infra/config.js';
 import type { Redis } from 'ioredis';
-import { createRedis, servingOptions } from '../infra/redis.js';
+import { createRedis } from '../infra/redis.js';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
@@ -21,7 +21,7 @@ import type { ServiceContext } from './context.js';
 export type RedisRole = 'serving' | 'background';
 
 export function redisFor(config: Config, role: RedisRole): Redis {
-  return createRedis(config.REDIS_URL, role === 'serving' ? servingOptions(config.REDIS_REQUEST_TIMEOUT_MS) : {});
+  return createRedis(config.REDIS_URL, {}, role === 'serving' ? { commandTimeoutMs: config.REDIS_REQUEST_TIMEOUT_MS } : {});
 }
 
 export function bullConnection(config: Config, role: RedisRole = 'background'): ConnectionOptions {

@@ -6,7 +6,8 @@ import { closeContext, createContext } from './bootstrap.js';
 import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
-import { askAdmissionFor, createApp } from './http/app.js';
+import { createApp } from './http/app.js';
+import { AskAdmission } from './http/askAdmission.js';
 import { createHttpServer } from './http/server.js';
 import { createObservability } from './admin/observability.js';
 import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   void warmup.start();
   let stopping = false;
   // Built here so /metrics can show it: questions in progress are bounded per caller and per process.
-  const askAdmission = askAdmissionFor(config);
+  const askAdmission = AskAdmission.fromConfig(config);
   const observability = createObservability(ctx, generator, ask, askAdmission);
   const app = createApp(ctx, {
     ask,

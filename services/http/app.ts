@@ -18,11 +18,6 @@ import { rateLimiter } from './rateLimit.js';
 import { apiContentSecurityPolicy, securityHeaders } from './security.js';
 import { strictJsonBody } from './strictJson.js';
 import { AskAdmission } from './askAdmission.js';
-import type { Config } from '../../infra/config.js';
-
-export function askAdmissionFor(config: Config): AskAdmission {
-  return new AskAdmission({ perClient: config.ASK_MAX_PER_CLIENT, concurrent: config.ASK_MAX_CONCURRENT, queued: config.ASK_MAX_QUEUED });
-}
 
 export interface ReadinessCheck {
   name: string;
@@ -94,7 +89,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(jobsRouter(ctx));
   api.use(searchRouter(ctx));
   if (parts.ask) {
-    const admission = parts.askAdmission ?? askAdmissionFor(ctx.config);
+    const admission = parts.askAdmission ?? AskAdmission.fromConfig(ctx.config);
     api.use(askRouter(ctx, parts.ask, admission));
     api.use(openAiRouter(ctx, parts.ask, admission));
   }

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { Config } from '../../infra/config.js';
 import { DomainError } from '../../infra/errors.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
 import { rateLimitSubject } from './rateLimit.js';
@@ -37,6 +38,10 @@ export class AskAdmission {
   private readonly refused = { per_client: 0, queue_full: 0 };
 
   constructor(private readonly limits: AskAdmissionLimits) {}
+
+  static fromConfig(config: Config): AskAdmission {
+    return new AskAdmission({ perClient: config.ASK_MAX_PER_CLIENT, concurrent: config.ASK_MAX_CONCURRENT, queued: config.ASK_MAX_QUEUED });
+  }
 
   state(): AskAdmissionState {
     return { inFlight: this.running, queued: this.waiting.length, rejected: { ...this.refused } };

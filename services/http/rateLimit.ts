@@ -4,7 +4,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { componentLogger } from '../../infra/logger.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
 import { DomainError } from '../../infra/errors.js';
-import { asRedisUnavailable, REDIS_RETRY_AFTER_SECONDS, RedisUnavailableError } from '../../infra/redis.js';
+import { asRedisUnavailable } from '../../infra/redis.js';
 
 const log = componentLogger('rate-limit');
 
@@ -26,10 +26,10 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
 
 /**
  * Fixed-window request limits kept in Redis (rate-limiter-flexible's atomic counters), so every API
- * replica draws on one budget per caller. Over the limit: 429 with Retry-After in whole seconds. When Redis is
- * unreachable or does not answer within REDIS_REQUEST_TIMEOUT_MS the request fails at once with 503 (every /v1
- * route needs Redis, so waiting again in the handler would only double the wait); any other limiter fault
- * lets the request through (logged).
+ * replica draws on one budget per caller. Over the limit: 429 with Retry-After in whole seconds. When Redis does
+ * not answer within REDIS_REQUEST_TIMEOUT_MS the request fails at once with 503 (every /v1 route needs Redis,
+ * so waiting again in the handler would only double the wait); any other limiter fault lets the request
+ * through (logged).
  */
 export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
@@ -52,9 +52,10 @@ export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandle
         const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
         return next(new DomainError('tooMany', `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`, { retryAfterSeconds: seconds }));
       }
-      // The limiter refuses at once while the connection is down ("not ready"): that is an outage too.
-      const unavailable =
-        asRedisUnavailable(e) ?? (redis.status !== 'ready' ? new RedisUnavailableError(`the data store (Redis) is not connected; retry in ${REDIS_RETRY_AFTER_SECONDS} s`, e) : null);
+      // A timed-out limiter command means Redis is not answering: refuse now rather than wait again in the
+      // handler. While the connection is (re)connecting the limiter refuses at once ("not ready"): let the
+      // request through; its own commands wait in the offline queue within the same bound.
+      const unavailable = asRedisUnavailable(e);
       if (unavailable) return next(unavailable);
       log.warn({ err: (e as Error).message }, 'rate limiter failed; request let through');
       next();

@@ -1,5 +1,8 @@
 import type { Response } from 'express';
+import { componentLogger } from '../../infra/logger.js';
 import { capSendBuffer } from '../../infra/socketBuffer.js';
+
+const log = componentLogger('sse');
 
 export interface StreamLimits {
   /** A client that reads nothing for this long is cut off (the ask aborts). */
@@ -16,7 +19,6 @@ export interface StreamLimits {
  */
 export class SseStream {
   private closed = false;
-  private stalled = false;
 
   constructor(
     private readonly res: Response,
@@ -36,11 +38,6 @@ export class SseStream {
     return this.closed;
   }
 
-  /** True once the stream was cut off for not being read. */
-  get wasStalled(): boolean {
-    return this.stalled;
-  }
-
   async send(event: string | null, data: unknown): Promise<void> {
     if (this.closed) return;
     const payload = typeof data === 'string' ? data : JSON.stringify(data);
@@ -53,7 +50,7 @@ export class SseStream {
         resolve();
       };
       const timer = setTimeout(() => {
-        this.stalled = true;
+        log.info({ stallMs: this.limits.stallMs }, 'stream not read for the stall time: closed, generation stopped');
         // Closing the response fires 'close', which aborts the ask (and resolves this wait).
         this.res.destroy();
       }, this.limits.stallMs);

@@ -1,5 +1,5 @@
 import { ApiClient } from '../support/http.js';
-import { spawnService, type Spawned } from '../support/processes.js';
+import { spawnService, waitUntil, type Spawned } from '../support/processes.js';
 import { OwnRedis } from './ownRedis.js';
 import { buildHardeningModels, shortDocuments, stackEnv, waitForJobs } from './support.js';
 
@@ -117,6 +117,8 @@ it('Redis hung (SIGSTOP): requests answer 503 once REDIS_REQUEST_TIMEOUT_MS has 
 }, 180_000);
 
 it('when Redis is back, requests succeed again and the worker, which kept retrying, finishes new work', async () => {
+  // The frozen server first works through the commands it received while stopped.
+  await waitUntil(async () => (await client.call('POST', '/v1/search', { collection: C, query: 'zx1q' }, auth)).status === 200, 30_000, 'search to succeed again');
   const ok = await client.call('POST', '/v1/search', { collection: C, query: 'zx1q' }, auth);
   expect(ok.status).toBe(200);
   expect(ok.body.hits.map((h: { documentId: string }) => h.documentId)).toContain('o1');
