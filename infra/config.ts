@@ -51,8 +51,8 @@ const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: intFromEnv(1000, 600000).default(10000),
   /** The whole request, body included, must arrive within this (a body at 1 byte/s is cut off); otherwise 408 and closed. */
   HTTP_REQUEST_TIMEOUT_MS: intFromEnv(1000, 3600000).default(30000),
-  /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. */
-  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(32),
+  /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. Room for a pooled client's parallel requests. */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(128),
   /** A streamed answer whose client reads nothing for this long is cut off and its generation stopped (generation pauses as soon as the socket buffer is full). */
   STREAM_STALL_MS: intFromEnv(1000, 3600000).default(30000),
   /** Kernel send buffer of a streamed answer's socket (Linux doubles it): how much a non-reading client can absorb before generation pauses. */

@@ -33,7 +33,7 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
  */
 export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
-    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false, rejectIfRedisNotReady: true }) : null;
+    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false }) : null;
   const all = make(opts.requests, 'rag:ratelimit:all');
   const ask = make(opts.askRequests, 'rag:ratelimit:ask');
   return async (req, res, next) => {
@@ -52,9 +52,8 @@ export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandle
         const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
         return next(new DomainError('tooMany', `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`, { retryAfterSeconds: seconds }));
       }
-      // A timed-out limiter command means Redis is not answering: refuse now rather than wait again in the
-      // handler. While the connection is (re)connecting the limiter refuses at once ("not ready"): let the
-      // request through; its own commands wait in the offline queue within the same bound.
+      // The limiter's command is bounded like every request's (REDIS_REQUEST_TIMEOUT_MS, or the first failed
+      // reconnect): if it failed, Redis is not answering, so refuse now rather than wait again in the handler.
       const unavailable = asRedisUnavailable(e);
       if (unavailable) return next(unavailable);
       log.warn({ err: (e as Error).message }, 'rate limiter failed; request let through');

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
+import { DomainError } from '../../infra/errors.js';
 import { componentLogger } from '../../infra/logger.js';
+import { describeError } from './errors.js';
 
 const log = componentLogger('http-server');
 
@@ -14,14 +16,17 @@ export interface ConnectionLimits {
   maxConnectionsPerClient: number;
 }
 
-function rawResponse(status: string, body: object, extra = ''): string {
-  const json = JSON.stringify(body);
-  return `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n${extra}Connection: close\r\n\r\n${json}`;
+/** A complete response written straight to the socket (before or instead of express), mapped like every other error. */
+function rawResponse(err: DomainError): string {
+  const { status, body, retryAfterSeconds } = describeError(err);
+  const json = JSON.stringify({ error: body });
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n${retry}Connection: close\r\n\r\n${json}`;
 }
 
-const TIMEOUT_RESPONSE = rawResponse('408 Request Timeout', { error: { code: 'request_timeout', message: 'request: headers or body did not arrive in time; connection closed' } });
-const BAD_REQUEST_RESPONSE = rawResponse('400 Bad Request', { error: { code: 'bad_request', message: 'request: malformed HTTP' } });
-const TOO_MANY_RESPONSE = rawResponse('429 Too Many Requests', { error: { code: 'rate_limited', message: 'too many open connections from this client address' } }, 'Retry-After: 1\r\n');
+const TIMEOUT_RESPONSE = rawResponse(new DomainError('timeout', 'request: headers or body did not arrive in time; connection closed'));
+const BAD_REQUEST_RESPONSE = rawResponse(new DomainError('invalid', 'request: malformed HTTP'));
+const TOO_MANY_RESPONSE = rawResponse(new DomainError('tooMany', 'too many open connections from this client address', { retryAfterSeconds: 1 }));
 
 /**
  * The HTTP server around the app, with the limits that protect it from slow or greedy clients: Node's own
