@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { percentile } from '../eval/latency.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
 import { encodePiece } from '../generator/PromptTemplate.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 import type { DecoderModel } from '../model/DecoderModel.js';
 
-/** Shared pieces of the model-side benchmarks (TTFT, compression): the bench model, the essay haystack, medians. */
-export const median = (xs: readonly number[]): number => percentile(xs, 50);
+/** Shared pieces of the model-side benchmarks (TTFT, compression): the bench model and the essay haystack. */
 
 /** The smollm2-135m test shape (built on first use): the size the TTFT and compression targets refer to. */
 export function ensureBenchModel(modelDir: string | undefined, log: (m: string) => void): string {

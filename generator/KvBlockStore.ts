@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KvCache } from '../model/kv/KvCache.js';
 import { componentLogger } from '../infra/logger.js';
 import { DomainError } from '../infra/errors.js';
+import { writeFileAtomic } from '../infra/atomicWrite.js';
 
 const log = componentLogger('kv-store');
 
@@ -340,23 +341,14 @@ export class KvBlockStore {
 
   private async writeDisk(key: string, kv: KvCache): Promise<void> {
     const file = this.filePath(key);
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       const data = this.encode(key, kv);
-      const fh = await fs.promises.open(tmp, 'w');
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.promises.rename(tmp, file);
+      await writeFileAtomic(file, data);
       this.s.disk.writes++;
       this.index()?.set(key, { bytes: data.length, atimeMs: Date.now() });
       await this.evictDisk(key);
     } catch (e) {
       this.s.disk.writeErrors++;
-      await fs.promises.rm(tmp, { force: true });
       log.error({ key, err: e }, 'KV block write failed');
       throw e;
     }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataType, onnx, tensorValueInfo, type IGraphProto } from './proto.js';
 import { DomainError } from '../../infra/errors.js';
+import { writeFileAtomicSync } from '../../infra/atomicWrite.js';
 
 /** The graph cannot expose attention (e.g. a fused export): asking for attention scoring is then a request this model cannot serve. */
 export class AttentionTapError extends DomainError {
@@ -152,8 +153,6 @@ export function ensureAttentionTaps(modelPath: string): TappedModel {
   const existing = new Set((graph.output ?? []).map((o) => o.name));
   const missing = softmaxOutputs.filter((n) => !existing.has(n)).map((name) => ({ name, elemType: elemTypeOf(graph, name) }));
   const rewritten = appendGraphOutputs(source, missing);
-  const tmp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, rewritten);
-  fs.renameSync(tmp, target);
+  writeFileAtomicSync(target, rewritten);
   return { path: target, outputs: softmaxOutputs, cached: false };
 }

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import { OwnRedis } from '../../hardening/ownRedis.js';
 import { buildHardeningModels, shortDocuments, stackEnv, waitForJobs } from '../../hardening/support.js';
 import { ApiClient } from '../../support/http.js';
 import { longAnswerQuestions } from '../../support/longAnswers.js';
-import { freshRedis, spawnService, waitUntil, type Spawned } from '../../support/processes.js';
+import { spawnService, waitUntil, type Spawned } from '../../support/processes.js';
 import { parseExposition } from '../../support/prometheus.js';
 import { StallingClient } from '../../support/stallingClient.js';
 
@@ -17,7 +17,7 @@ const ADMIN = 'admission-admin-key-0123456789';
 const PER_CLIENT = 2;
 const CONCURRENT = 3;
 const QUEUED = 2;
-let redis: Redis;
+let own: OwnRedis;
 let api: Spawned;
 let worker: Spawned;
 let client: ApiClient;
@@ -49,8 +49,9 @@ async function ask(key: string): Promise<{ status: number; retryAfter: string | 
 }
 
 beforeAll(async () => {
-  const r = await freshRedis(13);
-  redis = r.redis;
+  // A private redis-server: the logical databases of the shared one are all taken.
+  own = await OwnRedis.start();
+  const r = { url: own.url };
   const env = stackEnv(r.url, buildHardeningModels(), {
     PREFILL_ON_INGEST: 'false',
     ADMIN_API_KEY: ADMIN,
@@ -72,7 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   held.forEach((h) => h.kill());
   await Promise.all([api?.kill(), worker?.kill()]);
-  redis?.disconnect();
+  await own?.stop();
 });
 
 it('per-key cap (429), process-wide running and waiting bounds (503), on /metrics; search still served', async () => {

@@ -17,7 +17,7 @@ let api: Spawned;
 const sockets: net.Socket[] = [];
 
 beforeAll(async () => {
-  const r = await freshRedis(11);
+  const r = await freshRedis(15);
   redis = r.redis;
   api = await spawnService(
     'services/main.js',
