@@ -41,10 +41,7 @@ export async function collectProbeExamples(
     }
   });
   // Seeded shuffle, take n, then group by paragraph so each context is prepared once.
-  for (let i = candidates.length - 1; i > 0; i--) {
-    const j = rng.uint32() % (i + 1);
-    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
-  }
+  rng.shuffle(candidates);
   const chosen = candidates.slice(0, opts.n);
   for (const c of chosen) {
     const k = paragraphs[c.paragraph].spans.length;
