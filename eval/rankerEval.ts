@@ -4,6 +4,7 @@ import type { LabelledQuestion } from '../compressor/ranker/RankerTrainer.js';
 import type { RankerModel } from '../compressor/ranker/SentenceRanker.js';
 import type { RetrievedPassages } from '../compressor/ranker/searchPassages.js';
 import { lexicalSentenceScores } from '../compressor/LexicalScorer.js';
+import { answerSpan, type AnswerSpan } from '../compressor/ranker/AnswerSpan.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { containsAnswer, mean, squadScores } from './metrics.js';
 import type { SquadDataset } from './squad.js';
@@ -89,6 +90,11 @@ export interface RankingOutcome {
   top3Strict: boolean;
   /** SQuAD token F1 of the whole top sentence as the answer. */
   f1: number;
+  /** The answer span inside the top sentence, when the question's type calls for one. */
+  span: AnswerSpan | null;
+  /** EM / F1 of the answer: the span, or the whole sentence when there is none. */
+  answerEm: number;
+  answerF1: number;
 }
 
 export interface RankerEvalItem {
@@ -111,6 +117,10 @@ export interface RankingSummary {
   top1Strict: number;
   top3Strict: number;
   sentenceF1: number;
+  /** Span-or-sentence answers: SQuAD EM and F1, and how many questions got a span. */
+  answerEm: number;
+  answerF1: number;
+  spans: number;
 }
 
 export interface RankerEvalSummary {
@@ -126,6 +136,8 @@ function outcome(q: RankerQuestion, ranked: readonly (FeaturedCandidate & { scor
   const top = ranked.slice(0, 3).map((c) => ({ documentId: c.documentId, chunkId: c.chunkId, start: c.start, end: c.end, text: c.text, score: c.score }));
   const has = top.map((c) => containsAnswer(c.text, q.golds));
   const strict = top.map((c) => isStrictGold(q, c));
+  const span = top[0] ? answerSpan(q.question, top[0]) : null;
+  const answer = span ? squadScores(span.text, q.golds) : top[0] ? squadScores(top[0].text, q.golds) : { em: 0, f1: 0 };
   return {
     top,
     top1: has[0] ?? false,
@@ -133,6 +145,9 @@ function outcome(q: RankerQuestion, ranked: readonly (FeaturedCandidate & { scor
     top1Strict: strict[0] ?? false,
     top3Strict: strict.some(Boolean),
     f1: top[0] ? squadScores(top[0].text, q.golds).f1 : 0,
+    span,
+    answerEm: answer.em,
+    answerF1: answer.f1,
   };
 }
 
@@ -205,6 +220,9 @@ export function summarizeRankerEval(items: readonly RankerEvalItem[], k: number)
       top1Strict: share((it) => of(it).top1Strict),
       top3Strict: share((it) => of(it).top3Strict),
       sentenceF1: mean(items.map((it) => of(it).f1)),
+      answerEm: mean(items.map((it) => of(it).answerEm)),
+      answerF1: mean(items.map((it) => of(it).answerF1)),
+      spans: items.filter((it) => of(it).span !== null).length,
     };
   }
   const retrieval: RankerEvalSummary['retrieval'] = { 'recall@1': share((it) => it.goldPassageRank === 0) };

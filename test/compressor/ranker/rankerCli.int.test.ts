@@ -66,7 +66,16 @@ describe('rag ranker eval (shipped ranker, 50 held-out questions)', () => {
       expect(top.length).toBeGreaterThan(0);
       for (const a of top) expect(text.get(a.documentId)!.slice(a.start, a.end)).toBe(a.text);
       for (let i = 1; i < top.length; i++) expect(top[i - 1].score).toBeGreaterThanOrEqual(top[i].score);
+      // A span, when there is one, lies inside the top sentence and is cut from the same document text.
+      const span = it.rankings.embedder.span;
+      if (span) {
+        expect(span.start).toBeGreaterThanOrEqual(top[0].start);
+        expect(span.end).toBeLessThanOrEqual(top[0].end);
+        expect(text.get(top[0].documentId)!.slice(span.start, span.end)).toBe(span.text);
+      }
     }
+    expect(s.rankings.embedder.spans).toBe(items.filter((it) => it.rankings.embedder.span).length);
+    expect(s.rankings.embedder.answerF1).toBeCloseTo(mean(items.map((it) => it.rankings.embedder.answerF1)), 12);
     for (const stage of ['retrieveMs', 'rankMs', 'totalMs']) {
       const l = s.latencyMs[stage];
       expect(l.n).toBe(50);
