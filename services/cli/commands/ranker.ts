@@ -2,11 +2,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { cachedEmbeddings } from '../../../bench/squadVectors.js';
-import { FEATURE_FAMILIES, featuresOf, type DenseInputs, type FeatureGroup } from '../../../compressor/ranker/RankerFeatures.js';
+import { FEATURE_FAMILIES, featuresOf, type FeatureGroup } from '../../../compressor/ranker/RankerFeatures.js';
 import { trainRankerModel, type LabelledQuestion, type RankerObjective } from '../../../compressor/ranker/RankerTrainer.js';
 import { RankerModel, SentenceRanker, SHIPPED_RANKER_FILE, type RankerFileJson } from '../../../compressor/ranker/SentenceRanker.js';
-import { searchPassages, type RetrievedPassages } from '../../../compressor/ranker/searchPassages.js';
+import { searchPassages } from '../../../compressor/ranker/searchPassages.js';
 import { evaluateRanker, labelledQuestions, rankerQuestions, spreadEvenly, type PassageRetriever, type RankerQuestion } from '../../../eval/rankerEval.js';
 import { allParagraphs, displayTitle, loadSquad, type SquadDataset } from '../../../eval/squad.js';
 import { documentIdOf } from '../../../eval/squadEval.js';
@@ -59,34 +58,6 @@ function corpusOf(ds: SquadDataset, articles: readonly number[] | null): CorpusD
     .map((p) => ({ id: documentIdOf(p.id), title: displayTitle(p.title), text: p.context }));
 }
 
-/**
- * Sentence vectors of the whole collection with the configured embedder, cached on disk (a prototype of
- * storing them at ingestion: serving has none yet), and a retriever that adds the question's vector.
- */
-async function withSentenceVectors(s: Session, collection: string, retrieve: PassageRetriever): Promise<PassageRetriever> {
-  const ids = (await s.ctx.store.allChunkIds(collection)).sort();
-  const chunks = (await s.ctx.store.getChunks(collection, ids)).filter((c) => c !== null);
-  const keys: string[] = [];
-  const texts: string[] = [];
-  for (const c of chunks) {
-    for (const sp of c!.sentences) {
-      keys.push(`${c!.id}:${sp.start}`);
-      texts.push(c!.text.slice(sp.start - c!.start, sp.end - c!.start));
-    }
-  }
-  progress(`sentence vectors: ${texts.length} sentences (cached under DATA_DIR/ranker-cache)`);
-  const vectors = await cachedEmbeddings(path.join(s.config.dataDir, 'ranker-cache'), `sentences-${s.ctx.embedder.dim}`, texts, async () => s.ctx.embedder, (d, t) => {
-    if (d === t || d % 1024 < 32) progress(`sentence vectors ${d}/${t}`);
-  });
-  const byKey = new Map(keys.map((k, i) => [k, vectors[i]]));
-  return async (question: string): Promise<RetrievedPassages> => {
-    const r = await retrieve(question);
-    const [qv] = await s.ctx.embedder.embed([question]);
-    const dense: DenseInputs = { question: qv!, sentence: (c) => byKey.get(`${c.chunkId}:${c.start}`) ?? null };
-    return { ...r, dense };
-  };
-}
-
 function searchRetriever(s: Session, collection: string, k: number): PassageRetriever {
   return async (question) => {
     const r = await searchPassages(s.ctx, collection, question, k, RANKER_SEARCH_MODE);
@@ -103,7 +74,6 @@ interface TrainOpts {
   seed: string;
   n?: string;
   objective: string;
-  sentenceVectors: boolean;
   ablation: boolean;
 }
 
@@ -115,7 +85,6 @@ interface EvalOpts {
   seed: string;
   articles?: string;
   n?: string;
-  sentenceVectors: boolean;
   items: boolean;
 }
 
@@ -140,7 +109,6 @@ export function registerRankerCommands(program: Command): void {
     .option('--seed <n>', 'seed of the article split and the cross-validation folds', String(DEFAULT_SPLIT_SEED))
     .option('--n <questions>', 'use at most n training questions, spread evenly (default: all)')
     .option('--objective <name>', 'listwise (softmax over each question\'s candidates) or pointwise', 'listwise')
-    .option('--sentence-vectors', 'prototype: also train on the embedder\'s question/sentence cosine (embeds every sentence; slow)', false)
     .option('--ablation', 'also refit without each feature family and report held-out top-1/top-3', false)
     .action(async (opts: TrainOpts) => {
       const k = int(opts.k, 'k', 1);
@@ -153,8 +121,7 @@ export function registerRankerCommands(program: Command): void {
       try {
         const t0 = performance.now();
         await s.ingester.ingest(opts.collection, corpusOf(ds, null));
-        let retrieve = searchRetriever(s, opts.collection, k);
-        if (opts.sentenceVectors) retrieve = await withSentenceVectors(s, opts.collection, retrieve);
+        const retrieve = searchRetriever(s, opts.collection, k);
         let trainQs = rankerQuestions(ds, split.train);
         if (opts.n !== undefined) trainQs = spreadEvenly(trainQs, int(opts.n, 'n', 1));
         const collect = (qs: RankerQuestion[], what: string): Promise<LabelledQuestion[]> => {
@@ -168,7 +135,7 @@ export function registerRankerCommands(program: Command): void {
         };
         const train = await collect(trainQs, 'training');
         const t1 = performance.now();
-        const groups: FeatureGroup[] = opts.sentenceVectors ? ['lexical', 'retrieval', 'dense'] : ['lexical', 'retrieval'];
+        const groups: FeatureGroup[] = ['lexical', 'retrieval'];
         progress(`fitting the embedder model (${groups.join(' + ')} features, ${objective})`);
         const emb = trainRankerModel(train, { features: featuresOf(groups), objective, seed });
         progress('fitting the lexical-only model');
@@ -251,7 +218,6 @@ export function registerRankerCommands(program: Command): void {
     .option('--seed <n>', 'seed of the article split (must be the one the ranker was trained with)', String(DEFAULT_SPLIT_SEED))
     .option('--articles <n>', 'small run: the corpus is only the first n held-out articles (default: every paragraph of the file)')
     .option('--n <questions>', 'ask at most n held-out questions, spread evenly (default: all)')
-    .option('--sentence-vectors', 'prototype: give the ranker sentence vectors (for a ranker trained with them)', false)
     .option('--items', 'include every question\'s result in the JSON', false)
     .action(async (opts: EvalOpts) => {
       const seed = int(opts.seed, 'seed');
@@ -272,9 +238,8 @@ export function registerRankerCommands(program: Command): void {
       try {
         const corpus = corpusOf(ds, articles);
         const ingested = await s.ingester.ingest(collection, corpus);
-        let retrieve = searchRetriever(s, collection, k);
-        if (opts.sentenceVectors) retrieve = await withSentenceVectors(s, collection, retrieve);
-        const selection = ranker.select({ embedder: s.ctx.embedder, mode: RANKER_SEARCH_MODE, sentenceVectors: opts.sentenceVectors });
+        const retrieve = searchRetriever(s, collection, k);
+        const selection = ranker.select({ embedder: s.ctx.embedder, mode: RANKER_SEARCH_MODE });
         if (selection.fallback) progress(selection.fallback);
         // Warm the index and the embedder so the first question's latency is not the index load.
         await retrieve(questions[0]?.question ?? 'warm-up');
