@@ -69,7 +69,8 @@ function searchRetriever(s: Session, collection: string, k: number): PassageRetr
 interface TrainOpts {
   data: string;
   out?: string;
-  collection: string;
+  collection?: string;
+  articles?: string;
   k: string;
   seed: string;
   n?: string;
@@ -104,7 +105,8 @@ export function registerRankerCommands(program: Command): void {
     )
     .requiredOption('--data <file>', 'SQuAD v1.1-format JSON (e.g. ../shared/data/squad-v1.1-dev.json)')
     .option('--out <file>', 'where to write the ranker (default DATA_DIR/rankers/sentence-ranker.json)')
-    .option('--collection <name>', 'collection holding the whole corpus (ingested if missing)', 'eval-squad-all')
+    .option('--collection <name>', 'collection holding the corpus, ingested if missing (default eval-squad-all, or eval-squad-train-<n> with --articles)')
+    .option('--articles <n>', 'small run: the corpus and the questions are only the first n training articles (default: every paragraph)')
     .option('-k, --k <n>', 'passages retrieved per question (their sentences are the candidates)', String(DEFAULT_K))
     .option('--seed <n>', 'seed of the article split and the cross-validation folds', String(DEFAULT_SPLIT_SEED))
     .option('--n <questions>', 'use at most n training questions, spread evenly (default: all)')
@@ -117,12 +119,16 @@ export function registerRankerCommands(program: Command): void {
       const objective = opts.objective as RankerObjective;
       const ds = await loadSquad(path.resolve(opts.data));
       const split = articleSplit(ds.articles.length, seed);
+      const articles = opts.articles === undefined ? null : split.train.slice(0, int(opts.articles, 'articles', 1));
+      if (articles && opts.ablation) throw new Error('--ablation needs the whole corpus (the held-out questions are asked over it); drop --articles');
+      const collection = opts.collection ?? (articles ? `eval-squad-train-${articles.length}` : 'eval-squad-all');
+      const corpus = corpusOf(ds, articles);
       const s = await openSession();
       try {
         const t0 = performance.now();
-        await s.ingester.ingest(opts.collection, corpusOf(ds, null));
-        const retrieve = searchRetriever(s, opts.collection, k);
-        let trainQs = rankerQuestions(ds, split.train);
+        await s.ingester.ingest(collection, corpus);
+        const retrieve = searchRetriever(s, collection, k);
+        let trainQs = rankerQuestions(ds, articles ?? split.train);
         if (opts.n !== undefined) trainQs = spreadEvenly(trainQs, int(opts.n, 'n', 1));
         const collect = (qs: RankerQuestion[], what: string): Promise<LabelledQuestion[]> => {
           let last = 0;
@@ -150,7 +156,7 @@ export function registerRankerCommands(program: Command): void {
             split: { seed, heldOutFraction: split.heldOutFraction, heldOutArticles: split.heldOut, trainArticles: split.train.length },
             label: 'a candidate sentence is positive when it contains a gold answer (whole words, SQuAD normalisation)',
             objective,
-            collection: { name: opts.collection, paragraphs: corpusOf(ds, null).length },
+            collection: { name: collection, paragraphs: corpus.length, articles: articles ?? 'all' },
             examples: emb.examples,
           },
         };

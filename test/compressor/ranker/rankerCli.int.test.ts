@@ -105,4 +105,34 @@ describe('rag ranker eval (shipped ranker, 50 held-out questions)', () => {
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/trained with split seed 0; evaluating with --seed 1 would test on its training articles/);
   }, 60_000);
+
+  it('trains a ranker on training articles only, and the trained file serves an evaluation', async () => {
+    const out = path.join(tempDir('ranker-trained'), 'small.json');
+    const train = await rag(['ranker', 'train', '--data', SQUAD, '--articles', '2', '--n', '60', '--out', out]);
+    expect(train.code).toBe(0);
+    const summary = JSON.parse(train.stdout);
+    expect(summary.out).toBe(out);
+    const ds = await loadSquad(SQUAD);
+    const split = articleSplit(ds.articles.length, 0);
+    const trained = SentenceRanker.load(out);
+    const t = trained.json.trainedOn as any;
+    expect(t.split.heldOutArticles).toEqual(split.heldOut);
+    expect(t.collection.articles).toEqual(split.train.slice(0, 2));
+    expect(t.collection.articles.filter((a: number) => split.heldOut.includes(a))).toEqual([]);
+    expect(t.examples.questions).toBeGreaterThan(40);
+    expect(t.examples.questions).toBeLessThanOrEqual(60);
+    expect(trained.json.embedder).toEqual(report.embedder);
+    expect(trained.json.retrieval).toEqual({ mode: 'hybrid', k: 5 });
+    expect(trained.embedder.groups.sort()).toEqual(['lexical', 'retrieval']);
+    expect(trained.lexical.groups).toEqual(['lexical']);
+    for (const m of [trained.json.models.embedder, trained.json.models.lexical]) expect(m.cv.map((c) => c.C)).toContain(m.C);
+
+    const evaluated = await rag(['ranker', 'eval', '--data', SQUAD, '--articles', '2', '--n', '20', '--ranker', out]);
+    expect(evaluated.code).toBe(0);
+    const r = JSON.parse(evaluated.stdout);
+    expect(r.ranker).toMatchObject({ file: out, served: 'embedder', fallback: null });
+    expect(r.summary.questions).toBe(20);
+    expect(r.summary.rankings.embedder.top1).toBeLessThanOrEqual(r.summary.rankings.embedder.top3);
+    expect(r.summary.rankings.embedder.top3).toBeGreaterThan(0.5);
+  }, 600_000);
 });
