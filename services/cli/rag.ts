@@ -8,6 +8,7 @@ import { registerIngestCommand } from './commands/ingest.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerProbeCommands } from './commands/probe.js';
+import { registerRankerCommands } from './commands/ranker.js';
 import { registerReindexCommand } from './commands/reindex.js';
 
 /** The `rag` command line: every subcommand lives in ./commands, one module per area. */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerEvalCommands(program);
   registerModelsCommands(program);
   registerProbeCommands(program);
+  registerRankerCommands(program);
   registerCalibrateCommand(program);
   return program;
 }

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import type { Config } from '../../../infra/config.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
 import type { SearchHit } from '../../../retriever/SearchService.js';
 import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
 import { fmt, textTable } from '../../../eval/table.js';
@@ -16,7 +15,7 @@ import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
 import { closeContext, createContext } from '../../bootstrap.js';
 import type { ServiceContext } from '../../context.js';
 import { openEmbedder } from '../../embedder.js';
-import { startConfiguredIngestionWorkers } from '../../../indexer/pipeline/IngestionWorkers.js';
+import { CorpusIngester } from '../CorpusIngester.js';
 
 interface AskOpts {
   k: string;
@@ -102,9 +101,9 @@ async function openEvalService(): Promise<EvalService> {
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);
   const service = new AskService(ctx.store, ctx.search, handle, config.dataDir);
-  const workers: { close: () => Promise<void> }[] = [];
+  const ingester = new CorpusIngester(config, ctx, progress);
   const close = async (): Promise<void> => {
-    await Promise.all(workers.map((w) => w.close()));
+    await ingester.close();
     await handle.release();
     await closeContext(ctx);
   };
@@ -121,32 +120,7 @@ async function openEvalService(): Promise<EvalService> {
       });
       return { outcome, hits };
     };
-    const ingest = async (collection: string, docs: { id: string; title?: string; text: string }[]) => {
-      if (!COLLECTION_NAME.test(collection)) throw new Error(`collection ${JSON.stringify(collection)}: letters, digits, _ or - only`);
-      await ctx.ingestion.assertEmbedder(collection, embedder);
-      // Always in this process, so the evaluation never depends on other workers' configuration.
-      if (workers.length === 0) {
-        workers.push(startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder));
-      }
-      // Job ids derive from document id + content: a collection ingested before is skipped, not redone.
-      const pending = new Set<string>();
-      for (const d of docs) pending.add(await ctx.ingestion.submit(collection, { ...d, title: d.title ?? d.id, metadata: {} }));
-      let last = 0;
-      while (pending.size) {
-        for (const id of [...pending].slice(0, 200)) {
-          const s = await ctx.ingestion.status(id);
-          if (s?.state === 'failed') throw new Error(`ingestion job ${id} failed: ${s.error ?? 'unknown error'}`);
-          if (!s || s.state === 'completed') pending.delete(id);
-        }
-        if (Date.now() - last > 5000) {
-          last = Date.now();
-          progress(`ingest ${collection}: ${docs.length - pending.size}/${docs.length} documents`);
-        }
-        if (pending.size) await new Promise((r) => setTimeout(r, 200));
-      }
-      const info = await ctx.store.collectionInfo(collection);
-      return { submitted: docs.length, chunks: info?.chunks ?? 0 };
-    };
+    const ingest = (collection: string, docs: { id: string; title?: string; text: string }[]) => ingester.ingest(collection, docs);
     return { config, ctx, ask, generator: { model: config.GENERATOR_MODEL, dir, testModel: 'test_model' in modelConfig }, ingest, close };
   } catch (err) {
     await close();
