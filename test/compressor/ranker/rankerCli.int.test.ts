@@ -5,13 +5,15 @@ import { SentenceRanker, SHIPPED_RANKER_FILE } from '../../../compressor/ranker/
 import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { documentIdOf } from '../../../eval/squadEval.js';
 import { articleSplit } from '../../../eval/squadSplit.js';
-import { freshRedis, runRag, sharedFile, tempDir } from '../../support/processes.js';
+import { runRag, sharedFile, tempDir } from '../../support/processes.js';
+import { OwnRedis } from '../../hardening/ownRedis.js';
 
 /**
  * `rag ranker eval` end to end on a small slice: the first two held-out articles form the corpus (real ingestion
- * with USE-lite into Redis database 13), 50 of their questions are retrieved with the service's search and
- * ranked by the shipped ranker.
+ * with USE-lite into Redis), 50 of their questions are retrieved with the service's search and
+ * ranked by the shipped ranker (a private redis-server: every logical database of the shared one is taken).
  */
+let own: OwnRedis;
 let redis: Redis;
 let env: Record<string, string>;
 const SQUAD = sharedFile('squad-v1.1-dev.json');
@@ -19,12 +21,14 @@ const SQUAD = sharedFile('squad-v1.1-dev.json');
 const rag = (args: string[]) => runRag(args, env);
 
 beforeAll(async () => {
-  const r = await freshRedis(13);
-  redis = r.redis;
-  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ranker-data'), MODELS_DIR: tempDir('ranker-models'), EMBEDDING_MODEL: 'use-lite', LOG_LEVEL: 'warn', SNAPSHOT_INTERVAL_MS: '0' };
+  own = await OwnRedis.start();
+  redis = own.redis;
+  env = { REDIS_URL: own.url, DATA_DIR: tempDir('ranker-data'), MODELS_DIR: tempDir('ranker-models'), EMBEDDING_MODEL: 'use-lite', LOG_LEVEL: 'warn', SNAPSHOT_INTERVAL_MS: '0' };
 });
 
-afterAll(() => redis?.disconnect());
+afterAll(async () => {
+  await own?.stop();
+});
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
