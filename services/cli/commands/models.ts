@@ -8,6 +8,7 @@ import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { PRESETS, isPresetName } from '../../../model/builder/presets.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
 import { isHubId } from '../../../model/resolveModelDir.js';
+import { UsageError } from '../errors.js';
 
 /** How long `models pull` waits for the hub to answer before declaring the machine offline. */
 const HUB_PROBE_TIMEOUT_MS = 5000;
@@ -40,9 +41,9 @@ export function registerModelsCommands(program: Command): void {
     .option('--reference-mask', 'reference variant taking an explicit 4-D additive attention mask')
     .option('--corpus <path>', 'text file or folder to learn the BPE tokenizer from (default: built-in English sample)')
     .action((preset: string, opts: BuildTestOptions) => {
-      if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
+      if (!isPresetName(preset)) throw new UsageError(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
+      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
       const out = path.resolve(opts.out ?? path.join(loadConfig().modelsDir, 'test', preset));
       const t0 = performance.now();
       const r = buildTestModel(preset, out, { seed, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
@@ -79,7 +80,7 @@ export function registerModelsCommands(program: Command): void {
     .description('download a model (config, tokenizer, ONNX) from the Hugging Face hub into MODELS_DIR')
     .option('--dtype <dtype>', 'ONNX variant: fp32, fp16, q8, q4, ...', 'fp32')
     .action(async (id: string, opts: { dtype: string }) => {
-      if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (expected org/name)`);
+      if (!isHubId(id)) throw new UsageError(`"${id}" is not a hub id (expected org/name)`);
       const modelsDir = loadConfig().modelsDir;
       await probeHub(env.remoteHost, modelsDir);
       env.allowRemoteModels = true;
