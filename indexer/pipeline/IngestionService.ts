@@ -1,4 +1,5 @@
 import { FlowProducer, Job, Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
+import { releaseConnection } from '../../infra/redis.js';
 import { assertSameEmbedder, type EmbedderIdentity } from '../embedding/Embedder.js';
 import type { DocumentStore } from '../store/DocumentStore.js';
 import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
@@ -192,16 +193,10 @@ export class IngestionService {
   async close(): Promise<void> {
     if (this.events) {
       await this.events.events.close();
-      if (this.events.connection !== this.connection) disconnect(this.events.connection);
+      if (this.events.connection !== this.connection) releaseConnection(this.events.connection);
     }
     await this.flows.close();
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
-    disconnect(this.connection);
+    releaseConnection(this.connection);
   }
-}
-
-/** Ends a client connection we created and handed to BullMQ (which only closes connections it made itself). */
-function disconnect(connection: ConnectionOptions | undefined): void {
-  const c = connection as { disconnect?: () => void } | undefined;
-  if (typeof c?.disconnect === 'function') c.disconnect();
 }

@@ -1,4 +1,5 @@
 import { ServiceMetrics } from '../../infra/metrics.js';
+import { releaseConnection } from '../../infra/redis.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
 import { bullConnection } from '../bootstrap.js';
 import type { ServiceContext } from '../context.js';
@@ -14,7 +15,8 @@ import { RecentAsks } from './RecentAsks.js';
  */
 export function createObservability(ctx: ServiceContext, generator?: GeneratorHandle, ask?: AskService): { metrics: ServiceMetrics; admin: AdminDashboard; close: () => Promise<void> } {
   const recent = new RecentAsks(ctx.redis);
-  const calibration = new CalibrationJobs(bullConnection(ctx.config));
+  const connection = bullConnection(ctx.config);
+  const calibration = new CalibrationJobs(connection);
   const admin = new AdminDashboard(ctx, recent, calibration, ProfileStore.forDataDir(ctx.config.dataDir), generator);
   const metrics = new ServiceMetrics({
     queueCounts: () => admin.inspector.depths(),
@@ -26,5 +28,12 @@ export function createObservability(ctx: ServiceContext, generator?: GeneratorHa
     metrics.observeAsk(res.timings, { mode: res.mode, compression: res.compression.method }, res.usage);
     await recent.record(req, res);
   });
-  return { metrics, admin, close: () => calibration.close() };
+  return {
+    metrics,
+    admin,
+    close: async () => {
+      await calibration.close();
+      releaseConnection(connection);
+    },
+  };
 }

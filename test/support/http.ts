@@ -1,4 +1,9 @@
-/** A small JSON client for the service under test (real HTTP over loopback). */
+import { validateResponse } from './openapiValidator.js';
+
+/**
+ * A small JSON client for the service under test (real HTTP over loopback). Every response is checked
+ * against the service's OpenAPI document (route, status, body and stream events); a mismatch fails the test.
+ */
 export class ApiClient {
   constructor(readonly base: string) {}
 
@@ -9,6 +14,7 @@ export class ApiClient {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    validateResponse(method, this.base + path, res.status, res.headers.get('content-type'), text);
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);

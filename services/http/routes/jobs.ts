@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ServiceContext } from '../../context.js';
 import { HttpError, validate } from '../errors.js';
 
-const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a job id as returned by an ingest call');
+export const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a job id as returned by an ingest call');
 
 export function jobsRouter(ctx: ServiceContext): Router {
   const r = Router();
