@@ -56,6 +56,8 @@ const EnvSchema = z.object({
   /** On SIGTERM: how long in-flight requests (and worker jobs) may run before they are cut off (jobs are then handed back). */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600000).default(25000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append the JSON logs to this file instead of stderr (read by infra/logger.ts at start-up). */
+  LOG_FILE: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -46,7 +46,8 @@ export function forkService(
   let out = '';
   const capture = opts.captureOutput ?? true;
   const child = fork(script, [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // Captured output includes the service's logs (tests read them), so they are not sent to a LOG_FILE.
+    env: { ...process.env, LOG_LEVEL: 'warn', ...(capture ? { LOG_FILE: '' } : {}), ...env },
     stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

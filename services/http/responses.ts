@@ -26,7 +26,8 @@ export const JobStatus = z
     state: z.enum(['waiting', 'active', 'completed', 'failed']),
     progress: z.number().min(0).max(100),
     error: z.string().optional(),
-    result: IndexStepResult.optional(),
+    // null when BullMQ holds no return value for the root job (observed for completed flows in test/services/http/ask.int.test.ts)
+    result: IndexStepResult.nullable().optional(),
     documentId: z.string().optional(),
     collection: z.string().optional(),
   })

@@ -12,6 +12,7 @@ import type { ServiceContext } from '../../../services/context.js';
 import { openEmbedder } from '../../../services/embedder.js';
 import { createApp } from '../../../services/http/app.js';
 import { OPAQUE_MOUNTS, openApiDocument } from '../../../services/http/openapi.js';
+import { CHROMIUM } from '../../support/browser.js';
 import { ApiClient } from '../../support/http.js';
 import { freshRedis, tempDir } from '../../support/processes.js';
 
@@ -129,9 +130,8 @@ describe('OpenAPI document', () => {
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/docs/');
     expect((await client.get('/docs/swagger-initializer.js')).body).toContain("url: '/openapi.json'");
-    const chromiumPath = '/usr/bin/chromium';
-    expect(fs.existsSync(chromiumPath)).toBe(true);
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    expect(fs.existsSync(CHROMIUM)).toBe(true);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     try {
       const page = await browser.newPage();
       const foreign: string[] = [];
