@@ -35,6 +35,8 @@ class HostTypedArrayEnvironment extends TestEnvironment {
     fs.writeFileSync(this.logFile, '');
     fs.rmSync(this.failuresFile, { force: true });
     this.global.process.env.LOG_FILE = this.logFile;
+    // Hermetic by default: no test downloads a model unless it asks to (test/model/hub.int.test.ts does).
+    this.global.process.env.ALLOW_REMOTE_MODELS ??= 'false';
     this.offset = 0;
     this.failures = {};
   }
