@@ -107,3 +107,9 @@ export async function ensureRedis(url: string, dataDir: string): Promise<{ embed
   }
   return { embedded: true };
 }
+
+/** Ends a client connection that was created here and handed to BullMQ, which closes only connections it made itself. */
+export function releaseConnection(connection: unknown): void {
+  const c = connection as { disconnect?: () => void } | undefined;
+  if (typeof c?.disconnect === 'function') c.disconnect();
+}

@@ -127,8 +127,10 @@ export function startConfiguredIngestionWorkers(
   embedder: Embedder,
   extra: { afterIndex?: AfterIndexHook } = {},
 ): IngestionPipelineWorkers {
+  // BullMQ does not close a connection it is given: close() below does.
+  const connection = createRedis(config.REDIS_URL);
   const workers = startIngestionWorkers({
-    connection: createRedis(config.REDIS_URL),
+    connection,
     store,
     embedder: new EmbedBatcher(embedder, EMBED_BATCHING),
     counter: new HeuristicTokenCounter(),
@@ -143,6 +145,7 @@ export function startConfiguredIngestionWorkers(
     close: async () => {
       await Promise.all(workers.map((w) => w.close()));
       await stopHeartbeat();
+      connection.disconnect();
     },
   };
 }

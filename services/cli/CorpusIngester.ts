@@ -28,20 +28,18 @@ export class CorpusIngester {
     const { ctx } = this;
     await ctx.ingestion.assertEmbedder(collection, ctx.embedder);
     this.workers ??= startConfiguredIngestionWorkers(this.config, ctx.store, ctx.redis, ctx.embedder);
-    const pending = new Set<string>();
-    for (const d of docs) pending.add(await ctx.ingestion.submit(collection, { ...d, title: d.title ?? d.id, metadata: {} }));
-    let last = 0;
-    while (pending.size) {
-      for (const id of [...pending].slice(0, 200)) {
-        const s = await ctx.ingestion.status(id);
-        if (s?.state === 'failed') throw new Error(`ingestion job ${id} failed: ${s.error ?? 'unknown error'}`);
-        if (!s || s.state === 'completed') pending.delete(id);
-      }
+    const jobIds: string[] = [];
+    for (const d of docs) jobIds.push((await ctx.ingestion.submit(collection, { ...d, title: d.title ?? d.id, metadata: {} })).jobId);
+    let settled = 0;
+    let last = Date.now();
+    for (const s of await ctx.ingestion.waitFor(jobIds, () => {
+      settled++;
       if (Date.now() - last > 5000) {
         last = Date.now();
-        this.progress(`ingest ${collection}: ${docs.length - pending.size}/${docs.length} documents`);
+        this.progress(`ingest ${collection}: ${settled}/${docs.length} documents`);
       }
-      if (pending.size) await new Promise((r) => setTimeout(r, 200));
+    })) {
+      if (s.state === 'failed') throw new Error(`ingestion job ${s.id} failed: ${s.error ?? 'unknown error'}`);
     }
     const info = await ctx.store.collectionInfo(collection);
     return { submitted: docs.length, chunks: info?.chunks ?? 0 };

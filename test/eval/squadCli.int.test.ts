@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { buildTestModel } from '../../model/builder/buildTestModel.js';
 import { allParagraphs, loadSquad } from '../../indexer/sources/squad.js';
-import { DIST, freshRedis, runRag, sharedFile, tempDir } from '../support/processes.js';
+import { runRag } from '../support/cli.js';
+import { freshRedis, sharedFile, tempDir } from '../support/processes.js';
 
 /** `rag eval squad` end to end: real Redis (database 9: no other test file uses it), in-process workers, the built tiny generator. */
 let redis: Redis;
@@ -10,7 +11,7 @@ let env: Record<string, string>;
 const SQUAD = sharedFile('squad-v1.1-dev.json');
 const COLLECTION = 'evalsq';
 
-const rag = (args: string[]) => runRag(args, env);
+const rag = (args: string[]) => runRag(args, { env, timeoutMs: 600_000 });
 
 beforeAll(async () => {
   const r = await freshRedis(9);

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,14 +39,6 @@ export async function freshRedis(db: number): Promise<{ url: string; redis: Redi
 }
 
 /** Run the compiled `rag` CLI with extra environment; resolves with its exit code and output (never rejects). */
-export function runRag(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(DIST, 'services/cli/rag.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `rag-${prefix}-`));
 }

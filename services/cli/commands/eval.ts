@@ -16,6 +16,8 @@ import { closeContext, createContext } from '../../bootstrap.js';
 import type { ServiceContext } from '../../context.js';
 import { openEmbedder } from '../../embedder.js';
 import { CorpusIngester } from '../CorpusIngester.js';
+import { UsageError } from '../errors.js';
+import { intOption, oneOf } from '../options.js';
 
 interface AskOpts {
   k: string;
@@ -43,20 +45,11 @@ interface NiahOpts extends AskOpts {
 
 const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join('|')} (got ${value})`);
-  return value as T;
-}
-
-function positiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${value})`);
-  return n;
-}
+const positiveInt = (value: string, name: string): number => intOption(value, name, 1);
 
 function askRequest(o: AskOpts): Omit<EvalAskRequest, 'question' | 'collection'> {
   const keepRatio = o.keepRatio === undefined ? undefined : Number(o.keepRatio);
-  if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new Error(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
+  if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new UsageError(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
   return {
     k: positiveInt(o.k, 'k'),
     mode: oneOf<ModeOption>(o.mode, ['full', 'blocks'], 'mode'),
@@ -170,7 +163,7 @@ export function formatNiah(results: readonly NiahResult[]): string {
 const list = (v: string, name: string): number[] =>
   v.split(',').map((x) => {
     const n = Number(x.trim());
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: ${JSON.stringify(x)} is not a non-negative number`);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: ${JSON.stringify(x)} is not a non-negative number`);
     return n;
   });
 
@@ -248,7 +241,7 @@ export function registerEvalCommands(program: Command): void {
   ).action(async (opts: NiahOpts) => {
     const request = askRequest(opts);
     const depths = list(opts.depths, 'depths');
-    if (depths.some((d) => d > 100)) throw new Error('--depths are percentages in [0, 100]');
+    if (depths.some((d) => d > 100)) throw new UsageError('--depths are percentages in [0, 100]');
     const cases = niahCases(loadEssays(path.resolve(opts.essays)), list(opts.sizes, 'sizes'), depths, DEFAULT_NEEDLE, opts.collectionPrefix);
     const svc = await openEvalService();
     try {

@@ -5,7 +5,8 @@ import { SentenceRanker, SHIPPED_RANKER_FILE } from '../../../compressor/ranker/
 import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { documentIdOf } from '../../../eval/squadEval.js';
 import { articleSplit } from '../../../eval/squadSplit.js';
-import { runRag, sharedFile, tempDir } from '../../support/processes.js';
+import { runRag } from '../../support/cli.js';
+import { sharedFile, tempDir } from '../../support/processes.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
 
 /**
@@ -18,7 +19,7 @@ let redis: Redis;
 let env: Record<string, string>;
 const SQUAD = sharedFile('squad-v1.1-dev.json');
 
-const rag = (args: string[]) => runRag(args, env);
+const rag = (args: string[]) => runRag(args, { env, timeoutMs: 600_000 });
 
 beforeAll(async () => {
   own = await OwnRedis.start();
