@@ -4,23 +4,27 @@ import { componentLogger } from './logger.js';
 
 const log = componentLogger('socket');
 
-type SetSockOpt = (socket: Socket, level: number, option: number, value: number) => void;
+type SetSockOpt = (fd: number, level: number, option: number, value: number) => number;
 
-/** SOL_SOCKET / SO_SNDBUF per platform (Linux, then the BSD values macOS uses). */
-const CONSTANTS: Partial<Record<NodeJS.Platform, { level: number; sndbuf: number }>> = {
-  linux: { level: 1, sndbuf: 7 },
-  darwin: { level: 0xffff, sndbuf: 0x1001 },
+/** SOL_SOCKET / SO_SNDBUF and the C library that has setsockopt, per platform (Linux, then the BSD values macOS uses). */
+const PLATFORM: Partial<Record<NodeJS.Platform, { level: number; sndbuf: number; libc: string }>> = {
+  linux: { level: 1, sndbuf: 7, libc: 'libc.so.6' },
+  darwin: { level: 0xffff, sndbuf: 0x1001, libc: 'libSystem.B.dylib' },
 };
 
 let setsockopt: SetSockOpt | null | undefined;
 
-function load(): SetSockOpt | null {
+function load(libc: string): SetSockOpt | null {
   if (setsockopt !== undefined) return setsockopt;
   try {
-    // N-API prebuilds ship inside the package; no install script runs.
-    setsockopt = (createRequire(import.meta.url)('sockopt') as { setsockopt: SetSockOpt }).setsockopt;
+    // koffi (an FFI library whose prebuilt binaries ship inside the package) calls the C library's setsockopt directly.
+    const koffi = createRequire(import.meta.url)('koffi') as {
+      load: (lib: string) => { func: (decl: string) => (...args: unknown[]) => number };
+    };
+    const fn = koffi.load(libc).func('int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)');
+    setsockopt = (fd, level, option, value) => fn(fd, level, option, [value], 4);
   } catch (e) {
-    log.warn({ err: (e as Error).message }, 'sockopt unavailable: stream sockets keep the kernel send buffer (backpressure starts later)');
+    log.warn({ err: (e as Error).message }, 'setsockopt unavailable: stream sockets keep the kernel send buffer (backpressure starts later)');
     setsockopt = null;
   }
   return setsockopt;
@@ -33,12 +37,12 @@ function load(): SetSockOpt | null {
  * ever returns false, so the generator would run for nobody. Returns whether the cap was applied.
  */
 export function capSendBuffer(socket: Socket | null | undefined, bytes: number): boolean {
-  const c = CONSTANTS[process.platform];
-  const set = c ? load() : null;
-  if (!socket || !c || !set) return false;
+  const c = PLATFORM[process.platform];
+  const set = c ? load(c.libc) : null;
+  const fd = (socket as unknown as { _handle?: { fd?: number } } | null | undefined)?._handle?.fd;
+  if (!socket || !c || !set || typeof fd !== 'number' || fd < 0) return false;
   try {
-    set(socket, c.level, c.sndbuf, bytes);
-    return true;
+    return set(fd, c.level, c.sndbuf, bytes) === 0;
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'could not cap the send buffer');
     return false;

@@ -38,6 +38,8 @@ export interface SettledJob {
 }
 
 /** Flows waited on at once: each holds listeners on the queue-events stream and one job read. */
+/** How long a wait trusts the event stream before it reads the job's state again. */
+const RECHECK_MS = 5000;
 const WAIT_WINDOW = 256;
 
 /**
@@ -169,12 +171,17 @@ export class IngestionService {
   }
 
   private async settle(id: string, events: QueueEvents): Promise<SettledJob> {
-    const job = await Job.fromId<IngestJobData, IndexStepResult>(this.queues.index, id);
-    if (!job) return { id, state: 'failed', error: `job ${id} not found (removed, or never submitted)` };
-    try {
-      return { id, state: 'completed', result: (await job.waitUntilFinished(events)) as IndexStepResult };
-    } catch (err) {
-      return { id, state: 'failed', error: err instanceof Error ? err.message : String(err) };
+    for (;;) {
+      const job = await Job.fromId<IngestJobData, IndexStepResult>(this.queues.index, id);
+      if (!job) return { id, state: 'failed', error: `job ${id} not found (removed, or never submitted)` };
+      try {
+        return { id, state: 'completed', result: (await job.waitUntilFinished(events, RECHECK_MS)) as IndexStepResult };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        // A finish event can slip past a QueueEvents reader that had not issued its first read yet: after a quiet
+        // interval, the job's stored state decides (the loop fetches it again), instead of waiting forever.
+        if (!message.startsWith('Job wait')) return { id, state: 'failed', error: message };
+      }
     }
   }
 
