@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../eval/squad.js';
-import { QUEUES } from '../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../indexer/pipeline/jobs.js';
 import { percentile } from '../services/admin/latency.js';
 import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
@@ -141,7 +141,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
     if (seeded.status !== 202) throw new Error(`seed ingest: ${seeded.status} ${JSON.stringify(seeded.body)}`);
     await until(async () => (await indexedCount(base, 'qa')) === seedN, 600_000, 'seed indexing');
     // Let the worker's block prefill of the seed finish (one job per document), so the window starts from cached blocks.
-    const prefill = new Queue(QUEUES.prefill, { connection: { host: '127.0.0.1', port: redisPort } });
+    const prefill = new Queue(QUEUES.prefill, queueOptions({ host: '127.0.0.1', port: redisPort }));
     try {
       await until(async () => (await prefill.getJobCounts('completed')).completed === seedN, 600_000, 'seed prefill');
     } finally {

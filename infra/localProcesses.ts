@@ -1,10 +1,12 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 
 /**
  * Starting this project's own processes on this machine: a free loopback port, a compiled service
- * forked with an IPC readiness message, a private redis-server. Used by the load benchmark and the
+ * forked with an IPC readiness message, a private redis-server, a private Redis Cluster. Used by the load benchmark and the
  * integration tests, which must run real processes.
  */
 export function freePort(): Promise<number> {
@@ -71,11 +73,13 @@ export function hasRedisServer(): boolean {
   return spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 }
 
-/** A private redis-server on `port` with append-only persistence in `dir`; resolves once it answers PING. */
-export async function startRedisServer(port: number, dir: string, timeoutMs = 20_000): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
-    stdio: 'ignore',
-  });
+/** A private redis-server on `port` with append-only persistence in `dir` (plus `extraArgs`); resolves once it answers PING. */
+export async function startRedisServer(port: number, dir: string, timeoutMs = 20_000, extraArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...extraArgs],
+    { stdio: 'ignore' },
+  );
   const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
   probe.on('error', () => undefined);
   const end = Date.now() + timeoutMs;
@@ -89,4 +93,180 @@ export async function startRedisServer(port: number, dir: string, timeoutMs = 20
   } finally {
     probe.disconnect();
   }
+}
+
+/** One node of a local Redis Cluster: its client port, cluster bus port, and data folder (AOF + nodes.conf). */
+export interface LocalClusterNode {
+  port: number;
+  busPort: number;
+  dir: string;
+  child: ChildProcess | null;
+}
+
+/** A row of CLUSTER NODES. */
+export interface ClusterNodeRow {
+  id: string;
+  port: number;
+  role: 'master' | 'replica';
+  /** For a replica: the id of the master it follows. */
+  masterId: string | null;
+  failed: boolean;
+  /** Slot ranges served (masters), inclusive. */
+  slots: [number, number][];
+}
+
+function parseClusterNodes(text: string): ClusterNodeRow[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, addr, flags, master, , , , , ...slots] = line.trim().split(' ');
+      const f = flags!.split(',');
+      return {
+        id: id!,
+        port: Number(/:(\d+)@/.exec(addr!)?.[1]),
+        role: f.includes('master') ? 'master' : 'replica',
+        masterId: master === '-' ? null : master!,
+        failed: f.includes('fail') || f.includes('noaddr'),
+        slots: slots.filter((s) => !s.startsWith('[')).map((s) => {
+          const [a, b] = s.split('-').map(Number);
+          return [a!, b ?? a!] as [number, number];
+        }),
+      };
+    });
+}
+
+/**
+ * A Redis Cluster of `masters` masters with `replicasPerMaster` replicas each, on loopback, with append-only
+ * persistence (everysec) in a folder per node: for the cluster integration test and the scale benchmark. Nodes
+ * can be killed and restarted on the same files (a restarted old master rejoins as a replica).
+ */
+export class LocalRedisCluster {
+  private constructor(
+    readonly nodes: LocalClusterNode[],
+    readonly nodeTimeoutMs: number,
+  ) {}
+
+  static async start(opts: { dir: string; masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; timeoutMs?: number }): Promise<LocalRedisCluster> {
+    const masters = opts.masters ?? 3;
+    const replicas = opts.replicasPerMaster ?? 1;
+    const nodeTimeoutMs = opts.nodeTimeoutMs ?? 1500;
+    const nodes: LocalClusterNode[] = [];
+    for (let i = 0; i < masters * (1 + replicas); i++) {
+      const dir = path.join(opts.dir, `node-${i}`);
+      fs.mkdirSync(dir, { recursive: true });
+      nodes.push({ port: await freePort(), busPort: await freePort(), dir, child: null });
+    }
+    const cluster = new LocalRedisCluster(nodes, nodeTimeoutMs);
+    try {
+      await Promise.all(nodes.map((n) => cluster.startNode(n.port)));
+      const create = await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
+      if (create.code !== 0) throw new Error(`redis-cli --cluster create failed (${create.code}):\n${create.output}`);
+      await cluster.waitHealthy(opts.timeoutMs ?? 30_000);
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** `host:port,...` of every node, as REDIS_CLUSTER_NODES takes it. */
+  get seedList(): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  }
+
+  node(port: number): LocalClusterNode {
+    const n = this.nodes.find((x) => x.port === port);
+    if (!n) throw new Error(`no cluster node on port ${port}`);
+    return n;
+  }
+
+  /** Start (or restart, on the same files) the node on `port`. */
+  async startNode(port: number): Promise<void> {
+    const n = this.node(port);
+    n.child = await startRedisServer(n.port, n.dir, 20_000, [
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', 'nodes.conf',
+      '--cluster-node-timeout', String(this.nodeTimeoutMs),
+      '--cluster-port', String(n.busPort),
+    ]);
+  }
+
+  /** Stop a node with `signal` (SIGKILL: a crash, no final fsync) and wait until it has exited. */
+  async stopNode(port: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const n = this.node(port);
+    if (n.child) await stopProcess(n.child, signal);
+  }
+
+  isRunning(port: number): boolean {
+    const c = this.node(port).child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** A plain connection to one node (for CLUSTER / INFO commands; not cluster-aware). */
+  async onNode<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
+    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      return await fn(r);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  /** CLUSTER NODES as seen by a running node. */
+  async topology(): Promise<ClusterNodeRow[]> {
+    const live = this.nodes.find((n) => this.isRunning(n.port));
+    if (!live) throw new Error('no cluster node is running');
+    return parseClusterNodes(String(await this.onNode(live.port, (r) => r.cluster('NODES'))));
+  }
+
+  /** The master serving the slot of `key` (e.g. a hash tag such as `{rag}`), per the cluster's own view. */
+  async masterFor(key: string): Promise<ClusterNodeRow> {
+    const live = this.nodes.find((n) => this.isRunning(n.port))!;
+    const slot = Number(await this.onNode(live.port, (r) => r.cluster('KEYSLOT', key)));
+    const m = (await this.topology()).find((n) => n.role === 'master' && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
+    if (!m) throw new Error(`no live master serves slot ${slot} of ${key}`);
+    return m;
+  }
+
+  /** Every running node reports cluster_state:ok, and every running replica's link to its master is up. */
+  async healthy(): Promise<boolean> {
+    for (const n of this.nodes.filter((x) => this.isRunning(x.port))) {
+      const ok = await this.onNode(n.port, async (r) => {
+        const info = String(await r.cluster('INFO'));
+        if (!/cluster_state:ok/.test(info)) return false;
+        const repl = await r.info('replication');
+        return !/role:slave/.test(repl) || /master_link_status:up/.test(repl);
+      }).catch(() => false);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  async waitHealthy(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(await this.healthy())) {
+      if (Date.now() > end) throw new Error(`the local Redis Cluster did not become healthy within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Stop every node and delete its files. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => (n.child ? stopProcess(n.child, 'SIGKILL') : undefined)));
+    for (const n of this.nodes) fs.rmSync(n.dir, { recursive: true, force: true });
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, output }));
+  });
 }

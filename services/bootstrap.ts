@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
 import type { Config } from '../infra/config.js';
 import { createRedis } from '../infra/redis.js';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
+import { queueOptions, type QueueConnection } from '../indexer/pipeline/jobs.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { IndexRegistry } from '../retriever/IndexRegistry.js';
 import { SearchService } from '../retriever/SearchService.js';
@@ -12,8 +12,9 @@ import { Authenticator } from './auth/Authenticator.js';
 import { SessionStore } from './auth/SessionStore.js';
 import type { ServiceContext } from './context.js';
 
-export function bullConnection(config: Config): ConnectionOptions {
-  return createRedis(config.REDIS_URL);
+/** A new connection with the service's queue prefix, for a Queue, Worker or FlowProducer. */
+export function bullQueueOptions(config: Config): QueueConnection {
+  return queueOptions(createRedis(config.redis));
 }
 
 export function snapshotRoot(config: Config): string {
@@ -22,8 +23,8 @@ export function snapshotRoot(config: Config): string {
 
 /** Wire the process-wide services from configuration; the embedder is created by the caller (it differs per role). */
 export function createContext(config: Config, embedder: Embedder): ServiceContext {
-  const redis = createRedis(config.REDIS_URL);
-  const store = new DocumentStore(redis);
+  const redis = createRedis(config.redis);
+  const store = new DocumentStore(redis, config.replicaAck);
   const registry = new IndexRegistry(store, snapshotRoot(config), config.SEARCH_EF);
   return {
     config,
@@ -31,7 +32,7 @@ export function createContext(config: Config, embedder: Embedder): ServiceContex
     store,
     registry,
     embedder,
-    ingestion: new IngestionService(bullConnection(config), store, config.JOB_ATTEMPTS),
+    ingestion: new IngestionService(bullQueueOptions(config), store, config.JOB_ATTEMPTS, config.replicaAck),
     search: new SearchService(store, registry, embedder),
     auth: new Authenticator(new ApiKeyStore(redis, config.ADMIN_API_KEY), new SessionStore(redis)),
   };

@@ -1,7 +1,9 @@
-import { FlowProducer, Job, Queue, type ConnectionOptions } from 'bullmq';
+import { FlowProducer, Job, Queue } from 'bullmq';
+import type { ReplicaAck } from '../../infra/config.js';
+import { awaitReplicas, isRedisClient, NO_REPLICA_ACK } from '../../infra/redis.js';
 import { assertSameEmbedder, type EmbedderIdentity } from '../embedding/Embedder.js';
 import type { DocumentStore } from '../store/DocumentStore.js';
-import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
+import { documentContentHash, ingestJobId, jobOptions, QUEUE_PREFIX, QUEUES, type IngestJobData, type IndexStepResult, type QueueConnection } from './jobs.js';
 
 export interface NewDocument {
   id: string;
@@ -28,16 +30,18 @@ export class IngestionService {
   private readonly queues: Record<keyof typeof QUEUES, Queue>;
 
   constructor(
-    connection: ConnectionOptions,
+    private readonly queueOptions: QueueConnection,
     private readonly store: DocumentStore,
     private readonly attempts: number,
+    /** Replicas that must hold an accepted flow before submit returns (REDIS_WAIT_REPLICAS). */
+    private readonly replicaAck: ReplicaAck = NO_REPLICA_ACK,
   ) {
-    this.flows = new FlowProducer({ connection });
+    this.flows = new FlowProducer(queueOptions);
     this.queues = {
-      chunk: new Queue(QUEUES.chunk, { connection }),
-      embed: new Queue(QUEUES.embed, { connection }),
-      index: new Queue(QUEUES.index, { connection }),
-      prefill: new Queue(QUEUES.prefill, { connection }),
+      chunk: new Queue(QUEUES.chunk, queueOptions),
+      embed: new Queue(QUEUES.embed, queueOptions),
+      index: new Queue(QUEUES.index, queueOptions),
+      prefill: new Queue(QUEUES.prefill, queueOptions),
     };
   }
 
@@ -90,6 +94,9 @@ export class IngestionService {
         },
       ],
     });
+    // Accepted means durable: the flow's keys (one slot, the queue prefix's hash tag) are on the replicas.
+    const conn = this.queueOptions.connection;
+    if (isRedisClient(conn)) await awaitReplicas(conn, `${QUEUE_PREFIX}:${QUEUES.index}:id`, this.replicaAck);
     return jobId;
   }
 

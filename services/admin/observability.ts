@@ -1,6 +1,6 @@
 import { ServiceMetrics } from '../../infra/metrics.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
-import { bullConnection } from '../bootstrap.js';
+import { bullQueueOptions } from '../bootstrap.js';
 import type { ServiceContext } from '../context.js';
 import type { AskService } from '../ask/AskService.js';
 import type { GeneratorHandle } from '../ask/GeneratorHandle.js';
@@ -14,7 +14,7 @@ import { RecentAsks } from './RecentAsks.js';
  */
 export function createObservability(ctx: ServiceContext, generator?: GeneratorHandle, ask?: AskService): { metrics: ServiceMetrics; admin: AdminDashboard; close: () => Promise<void> } {
   const recent = new RecentAsks(ctx.redis);
-  const calibration = new CalibrationJobs(bullConnection(ctx.config));
+  const calibration = new CalibrationJobs(bullQueueOptions(ctx.config));
   const admin = new AdminDashboard(ctx, recent, calibration, ProfileStore.forDataDir(ctx.config.dataDir), generator);
   const metrics = new ServiceMetrics({
     queueCounts: () => admin.inspector.depths(),

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { componentLogger } from '../../infra/logger.js';
+import { ReplicaAckError } from '../../infra/redis.js';
 
 const log = componentLogger('http');
 
@@ -39,6 +40,11 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof HttpError) {
     status = err.status;
     body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  } else if (err instanceof ReplicaAckError) {
+    // Stored on the master, not yet on enough replicas: not acknowledged; the client retries (writes are idempotent).
+    status = 503;
+    res.setHeader('retry-after', '1');
+    body = { code: statusCode(status), message: err.message };
   } else if (err && typeof err === 'object' && 'type' in err && typeof (err as { status?: unknown }).status === 'number') {
     // body-parser errors: malformed JSON, oversized bodies, bad charsets.
     const e = err as { status: number; type: string; message: string; limit?: number };

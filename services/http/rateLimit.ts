@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { componentLogger } from '../../infra/logger.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
@@ -29,7 +29,7 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
  * cannot answer, the request goes through (logged): the limiter must not turn a Redis hiccup into an outage
  * of requests that may not even need Redis.
  */
-export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
+export function rateLimiter(redis: RedisClient, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
     points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false, rejectIfRedisNotReady: true }) : null;
   const all = make(opts.requests, 'rag:ratelimit:all');

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { componentLogger } from '../../infra/logger.js';
 import { keys } from '../../indexer/store/keys.js';
 import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
@@ -16,7 +16,7 @@ export class IndexSnapshotter {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly store: DocumentStore,
     private readonly registry: IndexRegistry,
     private readonly root: string,

@@ -29,7 +29,7 @@ const progress = (msg: string) => process.stderr.write(`${msg}\n`);
 export const BENCHES: Record<string, Bench> = {
   ingest: async (o) => {
     const config = loadConfig();
-    await ensureRedis(config.REDIS_URL, config.dataDir);
+    await ensureRedis(config.redis, config.dataDir);
     return runIngestBench({ config, squadFile: squad(o), documents: o.documents ? Number(o.documents) : undefined });
   },
   retrieval: async (o) => ({

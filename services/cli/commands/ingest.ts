@@ -30,7 +30,7 @@ export function registerIngestCommand(program: Command): void {
     .action(async (input: string, opts: IngestOptions) => {
       if (!COLLECTION_NAME.test(opts.collection)) throw new Error(`--collection ${JSON.stringify(opts.collection)}: letters, digits, _ or - only`);
       const config = loadConfig();
-      await ensureRedis(config.REDIS_URL, config.dataDir);
+      await ensureRedis(config.redis, config.dataDir);
       const docs = await readDocuments(path.resolve(input));
       for (const d of docs) {
         d.id ||= defaultDocumentId(d.text);
