@@ -26,15 +26,22 @@ export interface ForkedService {
   port?: number;
   /** Everything the process printed so far (when its output is captured). */
   output: () => string;
-  /** Signal the process and wait until it has exited. */
+  /** Signal the process (its whole process group when forked with `processGroup`) and wait until it has exited. */
   kill: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+/** Signal a child and wait for its exit; with `group`, signal its whole process group (it must lead one: forked detached). */
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', group = false): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
-    child.kill(signal);
+    if (group && child.pid) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        child.kill(signal);
+      }
+    } else child.kill(signal);
   });
 }
 
@@ -43,28 +50,36 @@ export function forkService(
   script: string,
   env: Record<string, string>,
   waitFor: 'ready' | 'listening',
-  opts: { timeoutMs?: number; captureOutput?: boolean } = {},
+  /** processGroup: the service leads a process group of its own, and kill() signals the group (children it forked included). */
+  opts: { timeoutMs?: number; captureOutput?: boolean; processGroup?: boolean } = {},
 ): Promise<ForkedService> {
   let out = '';
   const capture = opts.captureOutput ?? true;
+  const group = opts.processGroup ?? false;
   const child = fork(script, [], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'inherit', 'ipc'],
+    detached: group,
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${script} did not become ${waitFor} in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    let timedOut = false;
+    // A service that never became ready is not left running.
+    const t = setTimeout(() => {
+      timedOut = true;
+      void stopProcess(child, 'SIGKILL', group);
+    }, timeoutMs);
     child.on('message', (m: { type?: string; port?: number }) => {
       if (m?.type === waitFor) {
         clearTimeout(t);
-        resolve({ child, port: m.port, output: () => out, kill: (signal) => stopProcess(child, signal) });
+        resolve({ child, port: m.port, output: () => out, kill: (signal) => stopProcess(child, signal, group) });
       }
     });
     child.on('exit', (code) => {
       clearTimeout(t);
-      reject(new Error(`${script} exited with ${code} before it was ${waitFor}:\n${out}`));
+      reject(new Error(timedOut ? `${script} did not become ${waitFor} in ${timeoutMs} ms:\n${out}` : `${script} exited with ${code} before it was ${waitFor}:\n${out}`));
     });
   });
 }
