@@ -50,7 +50,7 @@ export interface LoadBenchResult {
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 
-function summarise(values: number[]): LatencySummary {
+export function summarise(values: number[]): LatencySummary {
   const s = [...values].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 10) / 10;
   return { p50: round(percentile(s, 50) ?? 0), p95: round(percentile(s, 95) ?? 0), p99: round(percentile(s, 99) ?? 0), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), max: round(s.at(-1) ?? 0) };
@@ -62,8 +62,13 @@ function peakRssMiB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
-async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) });
+export async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) }).catch(
+    (e: Error & { cause?: Error }) => {
+      // fetch's own message ("fetch failed") hides why: name the request and the socket error.
+      throw new Error(`${method} ${base}${p}: ${e.message}${e.cause ? ` (${e.cause.message})` : ''}`);
+    },
+  );
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };
@@ -72,7 +77,7 @@ async function json(base: string, method: string, p: string, body?: unknown): Pr
   }
 }
 
-async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -80,7 +85,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
   }
 }
 
-async function indexedCount(base: string, collection: string): Promise<number> {
+export async function indexedCount(base: string, collection: string): Promise<number> {
   const r = await json(base, 'GET', `/v1/collections/${collection}`);
   return r.status === 200 ? Number(r.body.documents ?? 0) : 0;
 }
