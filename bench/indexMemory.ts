@@ -2,9 +2,9 @@
  * Memory of the search indexes every API process holds, per chunk, for the capacity plan:
  *
  * - `--kind hnsw --dim 384 --vectors 32768`: a `VectorIndex` (hnswlib, M 16, cosine, plus the key maps the class
- *   keeps) of seeded random unit vectors with chunk-id-like keys. Resident memory is the slope between N/2 and N
- *   vectors (both fill the doubling capacity exactly, so no half-empty allocation is counted and fixed costs drop
- *   out). hnswlib allocates every element's link lists at their maximum size (2M ids on level 0, M above), so the
+ *   keeps) of seeded random unit vectors with chunk-id-like keys. Memory is the slope between N/2 and N vectors
+ *   (both fill the doubling capacity exactly, so no half-empty allocation is counted and fixed costs drop out):
+ *   native resident growth (RSS minus V8's committed heap) plus live JavaScript objects. hnswlib allocates every element's link lists at their maximum size (2M ids on level 0, M above), so the
  *   memory depends on M and the dimension, not on efConstruction: a small one only makes the build fast.
  * - `--kind bm25 --squad file --copies 4`: a `Bm25Index` of SQuAD paragraphs (about one chunk each), the set added
  *   `copies` times under distinct ids; JavaScript heap growth per chunk.
@@ -25,7 +25,7 @@ export interface VectorMemoryResult {
   dim: number;
   vectors: number;
   M: number;
-  /** Resident memory per added vector: process RSS growth from N/2 to N vectors (after GC), over N/2. */
+  /** Memory per added vector from N/2 to N vectors (after GC): native resident growth plus live JS heap growth. */
   residentBytesPerVector: number;
   /** Of which JavaScript heap (the key <-> label maps). */
   heapBytesPerVector: number;
@@ -99,7 +99,8 @@ async function hnsw(dim: number, n: number): Promise<VectorMemoryResult> {
     dim,
     vectors: n,
     M,
-    residentBytesPerVector: Math.round((full.rss - half.rss) / (n / 2)),
+    // Native growth (resident minus V8's committed heap, whose size moves in large steps) plus live JS objects.
+    residentBytesPerVector: Math.round((full.rss - full.heapTotal - (half.rss - half.heapTotal) + (full.heapUsed - half.heapUsed)) / (n / 2)),
     heapBytesPerVector: Math.round((full.heapUsed - half.heapUsed) / (n / 2)),
     snapshotBytesPerVector: Math.round(snapshotBytes / n),
     level0RecordBytes: 2 * M * 4 + 4 + dim * 4 + 8,

@@ -59,8 +59,8 @@ export interface ScaleBenchResult {
     /** Cluster throughput over single Redis, per process count. */
     clusterOverSingle: { ingest1: number; ingest2: number; search1: number; search2: number };
   };
-  /** Redis memory of one stored chunk (MEMORY USAGE of its hash: chunk JSON + vector), sampled on the single Redis. */
-  redisChunkBytes: { sampled: number; meanBytes: number; embedderDim: number; meanTextChars: number };
+  /** Redis memory per stored chunk, measured on the single Redis after the 1-worker ingestion. */
+  redisBytes: RedisBytes;
   /** What each API process holds per chunk in its search indexes. */
   indexMemory: { hnsw: VectorMemoryResult[]; bm25: Bm25MemoryResult };
   machine: { cpus: number; loadAverage1mAtStart: number; loadAverage1mAtEnd: number };
@@ -128,7 +128,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
   const modelsDir = path.join(work, 'models');
   buildTestModel('tiny-encoder', path.join(modelsDir, 'test', 'tiny-encoder'));
   const backends: BackendRun[] = [];
-  let redisChunkBytes: ScaleBenchResult['redisChunkBytes'] | null = null;
+  let redisBytes: RedisBytes | null = null;
   try {
     for (const kind of ['single', 'cluster'] as const) {
       const run: BackendRun = { redis: kind, ingest: [], search: [], loadAverage1m: { start: load1m(), end: 0 } };
@@ -183,7 +183,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
         }
         await Promise.all(workers.map((w) => w.kill('SIGTERM')));
 
-        if (kind === 'single') redisChunkBytes = await sampleChunkBytes(redis.env.REDIS_URL!, 'scale-w1');
+        if (kind === 'single') redisBytes = await measureRedisBytes(redis.env.REDIS_URL!, 'scale-w1', 2 * n);
 
         // Every API replays the collection's change log into its index before the window.
         for (const b of bases) await json(b, 'POST', '/v1/search', { collection: 'scale-w1', query: 'warm up', k: 5 });
@@ -228,7 +228,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
         search2: round(searchRate(cluster, 2) / searchRate(single, 2)),
       },
     },
-    redisChunkBytes: redisChunkBytes!,
+    redisBytes: redisBytes!,
     indexMemory,
     machine: { cpus: os.cpus().length, loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: load1m() },
   };
@@ -256,20 +256,59 @@ async function searchWindow(bases: string[], questions: string[], clients: numbe
   return { apis: bases.length, clients, seconds: round(elapsed, 1), ok: latencies.length, errors, requestsPerSecond: round(latencies.length / elapsed, 1), latencyMs: summarise(latencies) };
 }
 
-/** Mean MEMORY USAGE of up to 200 stored chunk hashes of a collection, with the vector size and text length behind it. */
-async function sampleChunkBytes(url: string, collection: string): Promise<ScaleBenchResult['redisChunkBytes']> {
+export interface RedisBytes {
+  documents: number;
+  chunks: number;
+  embedderDim: number;
+  meanChunkChars: number;
+  /** Everything the collection keeps (document and chunk hashes, sets, change log), per chunk. */
+  collectionBytesPerChunk: number;
+  /** Of which the chunk hash alone (chunk JSON with its text + the float32 vector). */
+  chunkHashBytes: number;
+  /** The finished jobs BullMQ retains (removeOnComplete: 7 days or 200,000 per queue), per document. */
+  retainedJobBytesPerDocument: number;
+}
+
+/**
+ * MEMORY USAGE of every key of a collection, per chunk, and of everything the queues hold, per document ingested
+ * so far (`documentsIngested`: every flow of this Redis). SCAN is fine here: this is a single Redis.
+ */
+async function measureRedisBytes(url: string, collection: string, documentsIngested: number): Promise<RedisBytes> {
   const redis = createRedis({ kind: 'single', url });
+  const usage = async (k: string) => Number(await redis.memory('USAGE', k, 'SAMPLES', '0'));
+  const sumOver = async (pattern: string) => {
+    let total = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const k of found) total += await usage(k);
+    } while (cursor !== '0');
+    return total;
+  };
   try {
-    const ids = await redis.srandmember(keys.chunks(collection), 200);
-    let bytes = 0;
+    const chunkIds = await redis.smembers(keys.chunks(collection));
+    const documents = await redis.zcard(keys.docs(collection));
+    let chunkBytes = 0;
     let chars = 0;
     let dim = 0;
-    for (const id of ids) {
-      bytes += Number(await redis.memory('USAGE', keys.chunk(collection, id)));
+    for (const id of chunkIds) {
+      chunkBytes += await usage(keys.chunk(collection, id));
       chars += (JSON.parse((await redis.hget(keys.chunk(collection, id), 'meta'))!) as { text: string }).text.length;
       dim = ((await redis.hgetBuffer(keys.chunk(collection, id), 'vec'))?.byteLength ?? 0) / 4;
     }
-    return { sampled: ids.length, meanBytes: Math.round(bytes / ids.length), embedderDim: dim, meanTextChars: Math.round(chars / ids.length) };
+    const collectionBytes = await sumOver(`rag:{${collection}}:*`);
+    const queueBytes = await sumOver('{rag}:*');
+    const n = chunkIds.length;
+    return {
+      documents,
+      chunks: n,
+      embedderDim: dim,
+      meanChunkChars: Math.round(chars / n),
+      collectionBytesPerChunk: Math.round(collectionBytes / n),
+      chunkHashBytes: Math.round(chunkBytes / n),
+      retainedJobBytesPerDocument: Math.round(queueBytes / documentsIngested),
+    };
   } finally {
     redis.disconnect();
   }
