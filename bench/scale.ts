@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,11 +24,20 @@ export interface ScaleBenchOptions {
   log?: (msg: string) => void;
 }
 
+/** CPU time the service's processes spent, in ms per unit of work: unlike throughput, not set by the share of a busy machine they got. */
+export interface CpuCost {
+  workers?: number;
+  apis: number;
+  redis: number;
+  total: number;
+}
+
 export interface IngestRun {
   workers: number;
   documents: number;
   seconds: number;
   documentsPerSecond: number;
+  cpuMsPerDocument: CpuCost;
 }
 
 export interface SearchRun {
@@ -39,6 +48,7 @@ export interface SearchRun {
   errors: number;
   requestsPerSecond: number;
   latencyMs: LatencySummary;
+  cpuMsPerRequest: CpuCost;
 }
 
 export interface BackendRun {
@@ -58,6 +68,8 @@ export interface ScaleBenchResult {
     searchTwoApisOverOne: Record<'single' | 'cluster', number>;
     /** Cluster throughput over single Redis, per process count. */
     clusterOverSingle: { ingest1: number; ingest2: number; search1: number; search2: number };
+    /** Cluster CPU time per document / request over single Redis's (all service and Redis processes). */
+    clusterOverSingleCpu: { ingest1: number; ingest2: number; search1: number; search2: number };
   };
   /** Redis memory per stored chunk, measured on the single Redis after the 1-worker ingestion. */
   redisBytes: RedisBytes;
@@ -78,9 +90,34 @@ async function pollUntil(cond: () => Promise<boolean>, timeoutMs: number, what: 
   }
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** User + system CPU seconds of live processes (all their threads), from /proc (Linux). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** CPU ms per unit of work of each group of processes while `work` runs. */
+async function measureCpu<T>(groups: { workers?: number[]; apis: number[]; redis: number[] }, units: (result: T) => number, work: () => Promise<T>): Promise<{ result: T; cost: CpuCost }> {
+  const before = { workers: cpuSeconds(groups.workers ?? []), apis: cpuSeconds(groups.apis), redis: cpuSeconds(groups.redis) };
+  const result = await work();
+  const per = (now: number, was: number) => round(((now - was) * 1000) / Math.max(1, units(result)), 2);
+  const workers = per(cpuSeconds(groups.workers ?? []), before.workers);
+  const apis = per(cpuSeconds(groups.apis), before.apis);
+  const redis = per(cpuSeconds(groups.redis), before.redis);
+  return { result, cost: { ...(groups.workers ? { workers } : {}), apis, redis, total: round((groups.workers ? workers : 0) + apis + redis, 2) } };
+}
+
 /** One Redis of each kind, with the environment that points the service at it. */
 interface RunningRedis {
   env: Record<string, string>;
+  pids: number[];
   stop: () => Promise<void>;
 }
 
@@ -88,10 +125,10 @@ async function startBackend(kind: 'single' | 'cluster', dir: string): Promise<Ru
   if (kind === 'single') {
     const port = await freePort();
     const child = await startRedisServer(port, dir);
-    return { env: { REDIS_URL: `redis://127.0.0.1:${port}` }, stop: () => stopProcess(child, 'SIGKILL') };
+    return { env: { REDIS_URL: `redis://127.0.0.1:${port}` }, pids: [child.pid!], stop: () => stopProcess(child, 'SIGKILL') };
   }
   const cluster = await LocalRedisCluster.start({ dir });
-  return { env: { REDIS_CLUSTER_NODES: cluster.seedList }, stop: () => cluster.stop() };
+  return { env: { REDIS_CLUSTER_NODES: cluster.seedList }, pids: cluster.nodes.map((x) => x.child!.pid!), stop: () => cluster.stop() };
 }
 
 /** One memory measurement in a process of its own (bench/indexMemory.js), for a clean resident size. */
@@ -109,7 +146,9 @@ function runIndexMemory<T>(args: string[]): Promise<T> {
  * Horizontal scaling on this machine: ingestion throughput with 1 and 2 worker processes and search
  * requests/s with 1 and 2 API processes, each against a single Redis and a 3-master + 3-replica Redis Cluster,
  * all in one run so the ratios share the machine's conditions. Built `tiny-encoder` embeddings keep model work
- * small, so queueing, storage and index replay are a visible share of the cost. Also, for the capacity plan: the
+ * small, so queueing, storage and index replay are a visible share of the cost. Each phase also records the CPU
+ * time the service's processes and Redis spent per document or request: on a machine shared with other work,
+ * throughput mostly tracks the CPU share the processes got, while CPU per unit of work does not. Also, for the capacity plan: the
  * search indexes' memory per chunk (HNSW at 384 and 512 dimensions, BM25) and Redis memory per stored chunk.
  */
 export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBenchResult> {
@@ -164,6 +203,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
       try {
         const apis = await Promise.all([start('services/main.js', 'listening'), start('services/main.js', 'listening')]);
         const bases = apis.map((a) => `http://127.0.0.1:${a.port}`);
+        const apiPids = apis.map((a) => a.child.pid!);
         for (const b of bases) await pollUntil(async () => (await json(b, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');
 
         const workers: ForkedService[] = [];
@@ -172,14 +212,16 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
           const collection = `scale-w${count}`;
           log(`scale: ${kind} Redis, ${count} worker(s): ingesting ${n} paragraphs`);
           const t0 = performance.now();
-          for (let i = 0; i < n; i += 100) {
-            const batch = paragraphs.slice(i, i + 100).map((p) => ({ id: p.id, title: p.title, text: p.context }));
-            const r = await json(bases[0]!, 'POST', `/v1/collections/${collection}/documents`, { documents: batch });
-            if (r.status !== 202) throw new Error(`ingest: ${r.status} ${JSON.stringify(r.body)}`);
-          }
-          await pollUntil(async () => Number((await json(bases[0]!, 'GET', `/v1/collections/${collection}`)).body?.documents ?? 0) === n, 900_000, `${collection} indexed`);
+          const { cost } = await measureCpu({ workers: workers.map((w) => w.child.pid!), apis: apiPids, redis: redis.pids }, () => n, async () => {
+            for (let i = 0; i < n; i += 100) {
+              const batch = paragraphs.slice(i, i + 100).map((p) => ({ id: p.id, title: p.title, text: p.context }));
+              const r = await json(bases[0]!, 'POST', `/v1/collections/${collection}/documents`, { documents: batch });
+              if (r.status !== 202) throw new Error(`ingest: ${r.status} ${JSON.stringify(r.body)}`);
+            }
+            await pollUntil(async () => Number((await json(bases[0]!, 'GET', `/v1/collections/${collection}`)).body?.documents ?? 0) === n, 900_000, `${collection} indexed`);
+          });
           const seconds = (performance.now() - t0) / 1000;
-          run.ingest.push({ workers: count, documents: n, seconds: round(seconds, 1), documentsPerSecond: round(n / seconds, 1) });
+          run.ingest.push({ workers: count, documents: n, seconds: round(seconds, 1), documentsPerSecond: round(n / seconds, 1), cpuMsPerDocument: cost });
         }
         await Promise.all(workers.map((w) => w.kill('SIGTERM')));
 
@@ -189,7 +231,10 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
         for (const b of bases) await json(b, 'POST', '/v1/search', { collection: 'scale-w1', query: 'warm up', k: 5 });
         for (const count of [1, 2]) {
           log(`scale: ${kind} Redis, ${count} API process(es): ${clients} clients searching for ${searchSeconds} s`);
-          run.search.push(await searchWindow(bases.slice(0, count), questions, clients, searchSeconds));
+          const { result, cost } = await measureCpu({ apis: apiPids.slice(0, count), redis: redis.pids }, (r: Omit<SearchRun, 'cpuMsPerRequest'>) => r.ok + r.errors, () =>
+            searchWindow(bases.slice(0, count), questions, clients, searchSeconds),
+          );
+          run.search.push({ ...result, cpuMsPerRequest: cost });
         }
       } finally {
         await Promise.all(services.map((s) => s.kill('SIGKILL')));
@@ -212,8 +257,12 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
     bm25: await runIndexMemory<Bm25MemoryResult>(['--kind', 'bm25', '--squad', opts.squadFile, '--copies', '4']),
   };
   const [single, cluster] = backends as [BackendRun, BackendRun];
-  const ingestRate = (b: BackendRun, w: number) => b.ingest.find((r) => r.workers === w)!.documentsPerSecond;
-  const searchRate = (b: BackendRun, a: number) => b.search.find((r) => r.apis === a)!.requestsPerSecond;
+  const ingestRun = (b: BackendRun, w: number) => b.ingest.find((r) => r.workers === w)!;
+  const searchRun = (b: BackendRun, a: number) => b.search.find((r) => r.apis === a)!;
+  const ingestRate = (b: BackendRun, w: number) => ingestRun(b, w).documentsPerSecond;
+  const searchRate = (b: BackendRun, a: number) => searchRun(b, a).requestsPerSecond;
+  const ingestCpu = (b: BackendRun, w: number) => ingestRun(b, w).cpuMsPerDocument.total;
+  const searchCpu = (b: BackendRun, a: number) => searchRun(b, a).cpuMsPerRequest.total;
   return {
     documents: n,
     embedder: 'test/tiny-encoder (built, random weights)',
@@ -227,6 +276,12 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
         search1: round(searchRate(cluster, 1) / searchRate(single, 1)),
         search2: round(searchRate(cluster, 2) / searchRate(single, 2)),
       },
+      clusterOverSingleCpu: {
+        ingest1: round(ingestCpu(cluster, 1) / ingestCpu(single, 1)),
+        ingest2: round(ingestCpu(cluster, 2) / ingestCpu(single, 2)),
+        search1: round(searchCpu(cluster, 1) / searchCpu(single, 1)),
+        search2: round(searchCpu(cluster, 2) / searchCpu(single, 2)),
+      },
     },
     redisBytes: redisBytes!,
     indexMemory,
@@ -235,7 +290,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
 }
 
 /** `clients` clients searching back to back for `seconds`, spread round-robin over the API processes. */
-async function searchWindow(bases: string[], questions: string[], clients: number, seconds: number): Promise<SearchRun> {
+async function searchWindow(bases: string[], questions: string[], clients: number, seconds: number): Promise<Omit<SearchRun, 'cpuMsPerRequest'>> {
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
