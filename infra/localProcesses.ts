@@ -20,6 +20,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct free loopback ports (all held open while they are chosen, so none is handed out twice). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
 export interface ForkedService {
   child: ChildProcess;
   /** The port a service reported with its `listening` message. */
@@ -166,11 +184,14 @@ export class LocalRedisCluster {
     const masters = opts.masters ?? 3;
     const replicas = opts.replicasPerMaster ?? 1;
     const nodeTimeoutMs = opts.nodeTimeoutMs ?? 1500;
+    const count = masters * (1 + replicas);
+    // Client and cluster-bus ports, all distinct.
+    const ports = await freePorts(2 * count);
     const nodes: LocalClusterNode[] = [];
-    for (let i = 0; i < masters * (1 + replicas); i++) {
+    for (let i = 0; i < count; i++) {
       const dir = path.join(opts.dir, `node-${i}`);
       fs.mkdirSync(dir, { recursive: true });
-      nodes.push({ port: await freePort(), busPort: await freePort(), dir, child: null });
+      nodes.push({ port: ports[2 * i]!, busPort: ports[2 * i + 1]!, dir, child: null });
     }
     const cluster = new LocalRedisCluster(nodes, nodeTimeoutMs);
     try {

@@ -14,7 +14,10 @@ const C = 'acked';
 const EMBEDDER = { id: 'test-embedder', dim: 4 };
 let master: OwnRedis;
 let client: RedisClient;
+/** Waits long enough for a replica on a loaded machine (the master asks replicas for their offset when WAIT starts). */
 let store: DocumentStore;
+/** Gives up quickly: used where no replica exists. */
+let impatient: DocumentStore;
 let replica: ChildProcess | null = null;
 let replicaRedis: Redis | null = null;
 let api: Spawned | null = null;
@@ -40,7 +43,8 @@ async function startReplica(): Promise<void> {
 beforeAll(async () => {
   master = await OwnRedis.start();
   client = createRedis({ kind: 'single', url: master.url });
-  store = new DocumentStore(client, { replicas: 1, timeoutMs: 300 });
+  store = new DocumentStore(client, { replicas: 1, timeoutMs: 15_000 });
+  impatient = new DocumentStore(client, { replicas: 1, timeoutMs: 300 });
 });
 
 afterAll(async () => {
@@ -52,7 +56,7 @@ afterAll(async () => {
 });
 
 it('without a replica a write is stored on the master but not acknowledged; with one, every acknowledged write is already on it', async () => {
-  const unacked = store.applyDocument(doc('d1', 1), [chunk('c1', 'd1')], EMBEDDER);
+  const unacked = impatient.applyDocument(doc('d1', 1), [chunk('c1', 'd1')], EMBEDDER);
   await expect(unacked).rejects.toBeInstanceOf(ReplicaAckError);
   await expect(unacked).rejects.toThrow('the write reached 0 of 1 Redis replicas within 300 ms');
   // Applied on the master all the same: a retry finds its own version (stale) and only waits for the replica.
@@ -71,10 +75,13 @@ it('without a replica a write is stored on the master but not acknowledged; with
   replicaRedis = null;
   await stopProcess(replica!, 'SIGKILL');
   replica = null;
-  await expect(store.deleteDocument(C, 'd1')).rejects.toBeInstanceOf(ReplicaAckError);
+  await expect(impatient.deleteDocument(C, 'd1')).rejects.toBeInstanceOf(ReplicaAckError);
 }, 120_000);
 
 it('the API answers 503 with Retry-After when an accepted ingest cannot reach a replica', async () => {
+  replicaRedis?.disconnect();
+  if (replica) await stopProcess(replica, 'SIGKILL');
+  replica = null;
   api = await spawnService(
     'services/main.js',
     { REDIS_URL: master.url, DATA_DIR: tempDir('ack-data'), EMBEDDING_MODEL: 'use-lite', GENERATOR_MODEL: 'absent/model', PORT: '0', RUN_WORKERS: 'false', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '200' },
