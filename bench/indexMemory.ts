@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { Bm25Index } from '../retriever/Bm25Index.js';
 import { VectorIndex } from '../retriever/VectorIndex.js';
 

@@ -1,4 +1,4 @@
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import type { Config } from '../infra/config.js';
 import { createRedis } from '../infra/redis.js';
 import { EmbedderThread } from '../indexer/embedding/EmbedderThread.js';
@@ -6,7 +6,7 @@ import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { queueOptions } from '../indexer/pipeline/jobs.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { chunkDocument, HeuristicTokenCounter } from '../indexer/text/Chunker.js';
-import { startConfiguredIngestionWorkers } from '../services/workers/IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../indexer/pipeline/IngestionWorkers.js';
 
 export interface IngestBenchOptions {
   config: Config;

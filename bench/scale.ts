@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { keys } from '../indexer/store/keys.js';
 import { forkService, freePort, hasRedisServer, LocalRedisCluster, startRedisServer, stopProcess, type ForkedService } from '../infra/localProcesses.js';
 import { createRedis } from '../infra/redis.js';

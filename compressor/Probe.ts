@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { FeatureLayout } from './SentenceFeatures.js';
+import { writeFileAtomicSync } from '../infra/atomicWrite.js';
 
 /**
  * A trained Sentinel probe: logistic regression over standardised sentence features. The features only mean
@@ -104,12 +105,10 @@ export class Probe {
     return { modelId, attentionMode, templateId, layout: { ...layout } };
   }
 
-  /** Atomic write (temp file + rename), so a crash never leaves half a probe. */
+  /** Atomic write, so a crash never leaves half a probe. */
   save(file: string): void {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.json) + '\n');
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(this.json) + '\n');
   }
 
   /** Decision value w·standardise(x) + b. */

@@ -28,12 +28,7 @@ export function reciprocalRankAtK(ranked: readonly string[], relevant: Iterable<
   return 0;
 }
 
-export function mean(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
-}
+export { mean } from '../infra/stats.js';
 
 // Python's string.punctuation, which the official script strips.
 const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;

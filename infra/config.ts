@@ -62,8 +62,6 @@ const EnvSchema = z.object({
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per core). */
   ORT_INTRA_OP_THREADS: intFromEnv(0, 256).default(0),
   ORT_ENABLE_CPU_MEM_ARENA: boolFromEnv.default(true),
-  /** How many worker processes (sandboxed BullMQ processors) run model work concurrently. */
-  WORKER_CONCURRENCY: intFromEnv(1, 64).default(1),
   /** Run the queue workers inside `npm start` (true) or only the HTTP API (false, for split deployments). */
   RUN_WORKERS: boolFromEnv.default(true),
   /** Target and hard maximum chunk size in tokens (sentence-aligned). */
@@ -145,6 +143,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const replicaAck: ReplicaAck = { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS };
   return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR), redis, replicaAck };
 }
-
-/** Names and one-line meanings, used by the README and `rag config`. */
-export const CONFIG_KEYS = Object.keys(EnvSchema.shape) as (keyof Env)[];

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 
 /**
  * Starting this project's own processes on this machine: a free loopback port, a compiled service
- * forked with an IPC readiness message, a private redis-server, a private Redis Cluster. Used by the load benchmark and the
- * integration tests, which must run real processes.
+ * forked with an IPC readiness message, a redis-server (the embedded one of `npm start`, and the private ones of
+ * the load benchmark and the integration tests, which must run real processes), a private Redis Cluster.
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,21 +106,36 @@ export function hasRedisServer(): boolean {
   return spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 }
 
-/** A private redis-server on `port` with append-only persistence in `dir` (plus `extraArgs`); resolves once it answers PING. */
-export async function startRedisServer(port: number, dir: string, timeoutMs = 20_000, extraArgs: string[] = []): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...extraArgs],
-    { stdio: 'ignore' },
-  );
+export interface RedisServerOptions {
+  /** Detach it (it outlives this process; the embedded Redis of `npm start`), logging to dir/redis.log. */
+  daemonize?: boolean;
+  timeoutMs?: number;
+  /** More redis-server arguments (cluster mode, `--replicaof`, ...). */
+  args?: string[];
+}
+
+/**
+ * The one place a redis-server is started: on 127.0.0.1:`port` with append-only persistence in `dir` (the project's
+ * data lives in Redis, so durability matters); resolves once it answers PING. Returns the child process, or null for
+ * a daemonized server (its launcher has exited).
+ */
+export function startRedisServer(port: number, dir: string, opts?: RedisServerOptions & { daemonize?: false }): Promise<ChildProcess>;
+export function startRedisServer(port: number, dir: string, opts: RedisServerOptions & { daemonize: true }): Promise<null>;
+export async function startRedisServer(port: number, dir: string, opts: RedisServerOptions = {}): Promise<ChildProcess | null> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...(opts.args ?? [])];
+  if (opts.daemonize) args.push('--daemonize', 'yes', '--logfile', path.join(dir, 'redis.log'));
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const launcherExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (opts.daemonize) await launcherExited;
   const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
   probe.on('error', () => undefined);
   const end = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
-      if ((await probe.ping().catch(() => '')) === 'PONG') return child;
-      if (Date.now() > end) throw new Error(`redis-server on port ${port} did not answer in ${timeoutMs} ms`);
+      if (!opts.daemonize && child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+      if ((await probe.ping().catch(() => '')) === 'PONG') return opts.daemonize ? null : child;
+      if (Date.now() > end) throw new Error(`redis-server on port ${port} did not answer in ${timeoutMs} ms${opts.daemonize ? `; see ${path.join(dir, 'redis.log')}` : ''}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
@@ -220,12 +235,9 @@ export class LocalRedisCluster {
   /** Start (or restart, on the same files) the node on `port`. */
   async startNode(port: number): Promise<void> {
     const n = this.node(port);
-    n.child = await startRedisServer(n.port, n.dir, 20_000, [
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(this.nodeTimeoutMs),
-      '--cluster-port', String(n.busPort),
-    ]);
+    n.child = await startRedisServer(n.port, n.dir, {
+      args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(this.nodeTimeoutMs), '--cluster-port', String(n.busPort)],
+    });
   }
 
   /** Stop a node with `signal` (SIGKILL: a crash, no final fsync) and wait until it has exited. */

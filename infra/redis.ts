@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ClusterNode, RedisTarget, ReplicaAck } from './config.js';
 import { componentLogger } from './logger.js';
+import { hasRedisServer, startRedisServer } from './localProcesses.js';
 
 const log = componentLogger('redis');
 
@@ -194,11 +194,6 @@ export async function redisAnswers(target: RedisTarget, timeoutMs = 1500): Promi
 
 export class RedisUnavailableError extends Error {}
 
-function redisServerBinary(): string | null {
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : null;
-}
-
 /**
  * Make sure Redis answers. If a single server does not, its URL points at this machine and a `redis-server`
  * binary exists, start an embedded one with append-only persistence under dataDir (documents, chunks and
@@ -217,8 +212,7 @@ export async function ensureRedis(target: RedisTarget, dataDir: string): Promise
   const url = target.url;
   const u = new URL(url);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);
-  const bin = redisServerBinary();
-  if (!local || !bin) {
+  if (!local || !hasRedisServer()) {
     throw new RedisUnavailableError(
       `Redis does not answer at ${url}. Start one (e.g. \`redis-server --appendonly yes\`), ` +
         `point REDIS_URL at a reachable server, or install redis-server so the service can start an embedded one.`,
@@ -226,17 +220,12 @@ export async function ensureRedis(target: RedisTarget, dataDir: string): Promise
   }
   const dir = path.resolve(dataDir, 'redis');
   fs.mkdirSync(dir, { recursive: true });
-  const port = u.port || '6379';
+  const port = Number(u.port || '6379');
   log.info({ dir, port }, 'starting embedded redis-server with append-only persistence');
-  const child = spawn(
-    bin,
-    ['--port', port, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'yes', '--logfile', path.join(dir, 'redis.log')],
-    { stdio: 'ignore' },
-  );
-  await new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  for (let i = 0; i < 100; i++) {
-    if (await redisAnswers(target, 500)) return { embedded: true };
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await startRedisServer(port, dir, { daemonize: true, timeoutMs: 10_000 });
+  } catch (err) {
+    throw new RedisUnavailableError(`Started redis-server in ${dir} but it does not answer at ${url}: ${(err as Error).message}`);
   }
-  throw new RedisUnavailableError(`Started redis-server in ${dir} but it does not answer at ${url}; see ${path.join(dir, 'redis.log')}.`);
+  return { embedded: true };
 }

@@ -45,6 +45,9 @@ export interface ForwardResult {
  * and optimum exports (same I/O signature).
  */
 export class DecoderModel {
+  /** Forward calls made so far (each one onnxruntime session run): what tests count model passes by. */
+  forwardCalls = 0;
+
   private constructor(
     readonly dir: string,
     readonly config: DecoderShape,
@@ -139,6 +142,7 @@ export class DecoderModel {
     if (logitsMode !== 'none') fetches.push('logits');
     for (let i = 0; i < layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     if (opts.attentions) fetches.push(...this.attentionOutputs);
+    this.forwardCalls++;
     const out = await this.session.run(feeds, fetches);
 
     // present = past + new along the token axis; keep the new tokens only.

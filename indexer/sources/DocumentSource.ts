@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { allParagraphs, displayTitle, parseSquad } from '../../eval/squad.js';
+import { allParagraphs, displayTitle, parseSquad } from './squad.js';
 import type { NewDocument } from '../pipeline/IngestionService.js';
 
 /**

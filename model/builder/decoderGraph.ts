@@ -2,7 +2,7 @@ import { GraphBuilder } from '../onnx/GraphBuilder.js';
 import { DataType, type IGraphProto } from '../onnx/proto.js';
 import { ropeInverseFrequencies } from '../kv/rope.js';
 import type { DecoderPreset } from './presets.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../../infra/random.js';
 import type { WeightSink } from './WeightSink.js';
 
 export interface DecoderGraphOptions {

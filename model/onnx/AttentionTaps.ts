@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataType, onnx, tensorValueInfo, type IGraphProto } from './proto.js';
+import { writeFileAtomicSync } from '../../infra/atomicWrite.js';
 
 export class AttentionTapError extends Error {
   override name = 'AttentionTapError';
@@ -148,8 +149,6 @@ export function ensureAttentionTaps(modelPath: string): TappedModel {
   const existing = new Set((graph.output ?? []).map((o) => o.name));
   const missing = softmaxOutputs.filter((n) => !existing.has(n)).map((name) => ({ name, elemType: elemTypeOf(graph, name) }));
   const rewritten = appendGraphOutputs(source, missing);
-  const tmp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, rewritten);
-  fs.renameSync(tmp, target);
+  writeFileAtomicSync(target, rewritten);
   return { path: target, outputs: softmaxOutputs, cached: false };
 }

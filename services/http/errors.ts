@@ -57,7 +57,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
           : `body: ${e.message}`;
     body = { code: statusCode(status), message, field: 'body' };
   } else {
-    log.error({ err, requestId: req.headers['x-request-id'] }, 'unhandled error');
+    log.error({ err, requestId: res.locals.requestId }, 'unhandled error');
     body = { code: 'internal', message: 'internal error' };
   }
   if (res.headersSent) return;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { COLLECTION_NAME, DOCUMENT_ID } from '../../indexer/store/keys.js';
 
-/** Request shapes of the public API; the OpenAPI document is generated from these. */
+/** Request shapes of the public API: every /v1 body is validated against one of these, with field paths in the errors. */
 const noNul = (s: string) => !s.includes('\u0000');
 /** C0 control characters other than tab, line feed, form feed and carriage return, and DEL: never meaningful in text, often an injection attempt. */
 const CONTROL = /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/;
@@ -46,7 +46,6 @@ export const SearchBody = z.strictObject({
 });
 
 export type DocumentBodyT = z.infer<typeof DocumentBody>;
-export type SearchBodyT = z.infer<typeof SearchBody>;
 
 export const AskBody = z.strictObject({
   collection: CollectionName,
@@ -65,5 +64,3 @@ export const AskBody = z.strictObject({
   topP: z.number().gt(0).max(1).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
 });
-
-export type AskBodyT = z.infer<typeof AskBody>;

@@ -3,6 +3,7 @@ import { componentLogger } from '../../infra/logger.js';
 import type { BlockSource } from '../../generator/BlockRenderer.js';
 import type { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
 import type { AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
+import { blockSourceOf } from '../../ask/Passage.js';
 import { jobOptions, QUEUES, sha256, type QueueConnection } from '../../indexer/pipeline/jobs.js';
 
 const log = componentLogger('prefill');
@@ -22,14 +23,8 @@ export interface PrefillResult {
 export function prefillHook(queue: Queue<PrefillJobData>, attempts: number): AfterIndexHook {
   return async ({ collection, documentId, title, version, chunks }) => {
     if (chunks.length === 0) return;
-    const blocks: BlockSource[] = chunks.map((c) => ({
-      chunkId: c.id,
-      documentId: c.documentId,
-      title: title || undefined,
-      text: c.text,
-      start: c.start,
-      sentences: c.sentences,
-    }));
+    // The ask path renders retrieved chunks through the same mapping, so these blocks are the ones it looks up.
+    const blocks = chunks.map((c) => blockSourceOf(c, title));
     const jobId = `pf-${sha256(`${collection}\u0000${documentId}\u0000${version}`).slice(0, 32)}`;
     await queue.add('prefill', { collection, documentId, blocks }, { ...jobOptions(attempts), jobId });
   };

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { buildTestModel } from '../../model/builder/buildTestModel.js';
-import { allParagraphs, loadSquad } from '../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../indexer/sources/squad.js';
 import { DIST, freshRedis, sharedFile, tempDir } from '../support/processes.js';
 
 /** `rag eval squad` end to end: real Redis (database 9: no other test file uses it), in-process workers, the built tiny generator. */

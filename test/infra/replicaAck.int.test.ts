@@ -35,7 +35,7 @@ function chunk(id: string, docId: string) {
 
 async function startReplica(): Promise<void> {
   const port = await freePort();
-  replica = await startRedisServer(port, tempDir('replica'), 20_000, ['--replicaof', '127.0.0.1', String(master.port)]);
+  replica = await startRedisServer(port, tempDir('replica'), { args: ['--replicaof', '127.0.0.1', String(master.port)] });
   replicaRedis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null });
   await waitUntil(async () => /master_link_status:up/.test(await replicaRedis!.info('replication')), 30_000, 'the replica in sync');
 }

@@ -69,7 +69,7 @@ describe('CollectionIndex snapshots and log replay', () => {
     // Flip one byte of the HNSW graph file: the checksum refuses it and the index is rebuilt from the log.
     const snapDir = fs.readdirSync(path.join(root, C)).find((d) => d.startsWith('snap-'))!;
     const vecDir = path.join(root, C, snapDir, 'vectors');
-    const graphFile = fs.readdirSync(vecDir).find((f) => /^graph-\d+\.hnsw$/.test(f))!;
+    const graphFile = fs.readdirSync(vecDir).find((f) => f.endsWith('.hnsw'))!;
     const bytes = fs.readFileSync(path.join(vecDir, graphFile));
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     fs.writeFileSync(path.join(vecDir, graphFile), bytes);

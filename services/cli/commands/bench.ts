@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { runAssembleBench } from '../../../bench/assemble.js';
 import { runCalibrationBench } from '../../../bench/calibration.js';
 import { runCompressBench } from '../../../bench/compress.js';
+import { runDecodeBench } from '../../../bench/decode.js';
 import { runHnswBench } from '../../../bench/hnsw.js';
 import { runIngestBench } from '../../../bench/ingest.js';
 import { runLoadBench } from '../../../bench/load.js';
@@ -38,6 +40,10 @@ export const BENCHES: Record<string, Bench> = {
     hnsw: await runHnswBench({ squadFile: squad(o), log: progress, ...(o.quick ? { scale: 0 } : {}) }),
   }),
   ttft: (o) => runTtftBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [512, 1024, 2048, 4096], runs: 2 } : {}) }),
+  // Block fetch (disk, memory) and assembly against the question pass they feed, at 2K/4K/8K.
+  assemble: (o) => runAssembleBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048, 4096], runs: 2 } : {}) }),
+  // Tokens/s after the first token at 1, 64 and 256 generated tokens, split into forward pass and the rest.
+  decode: (o) => runDecodeBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048] } : { contexts: [2048, 8192] }) }),
   compress: (o) => runCompressBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048], runs: 2 } : {}) }),
   prefill: (o) => runScriptBench('prefill.js', ['--model', BENCH_MODEL, ...(o.quick ? ['--tokens', '1024', '--repeats', '2'] : ['--tokens', '2048', '--repeats', '3'])]),
   calibration: (o) => runCalibrationBench({ squadFile: squad(o), modelDir: BENCH_MODEL, log: progress, ...(o.quick ? { prompts: 8 } : { prompts: 24 }) }),

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
-import { loadSquad } from '../../../eval/squad.js';
-import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
+import { openConfiguredQuestionPassRunner } from '../../../ask/offlineQuestionPass.js';
 import type { AttentionMode } from '../../../compressor/QuestionPass.js';
 import { calibrate, squadCalibrationPrompts } from '../../../reranker/Calibrator.js';
 import { ProfileStore } from '../../../reranker/BasinProfile.js';
@@ -46,7 +46,7 @@ export function registerCalibrateCommand(program: Command): void {
       const layers = opts.layers?.split(',').map((s) => int(s.trim(), 'layers', 0));
       const config = loadConfig();
       const ds = await loadSquad(path.resolve(opts.data));
-      const { runner, release } = await createQuestionPass(config, opts.mode);
+      const { runner, release } = await openConfiguredQuestionPassRunner(config, opts.mode);
       try {
         const t0 = performance.now();
         const profile = await calibrate(runner, squadCalibrationPrompts(ds, k, n, seed), {

@@ -8,7 +8,7 @@ import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
 import type { SearchHit } from '../../../retriever/SearchService.js';
 import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
 import { fmt, textTable } from '../../../eval/table.js';
-import { loadSquad } from '../../../eval/squad.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
 import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
@@ -16,7 +16,7 @@ import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
 import { closeContext, createContext } from '../../bootstrap.js';
 import type { ServiceContext } from '../../context.js';
 import { openEmbedder } from '../../embedder.js';
-import { startConfiguredIngestionWorkers } from '../../workers/IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../../../indexer/pipeline/IngestionWorkers.js';
 
 interface AskOpts {
   k: string;
@@ -101,7 +101,7 @@ async function openEvalService(): Promise<EvalService> {
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);
-  const service = new AskService(ctx.store, ctx.search, handle);
+  const service = new AskService(ctx.store, ctx.search, handle, config.dataDir);
   const workers: { close: () => Promise<void> }[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(workers.map((w) => w.close()));

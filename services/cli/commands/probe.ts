@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
-import { loadSquad } from '../../../eval/squad.js';
-import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
+import { openConfiguredQuestionPassRunner } from '../../../ask/offlineQuestionPass.js';
 import { collectProbeExamples } from '../../../compressor/ProbeDataset.js';
 import { trainProbe, DEFAULT_C_GRID } from '../../../compressor/ProbeTrainer.js';
 import { Probe, defaultProbePath } from '../../../compressor/Probe.js';
@@ -44,7 +44,7 @@ export function registerProbeCommands(program: Command): void {
       const seed = int(opts.seed, 'seed');
       const config = loadConfig();
       const ds = await loadSquad(path.resolve(opts.data));
-      const { runner, release } = await createQuestionPass(config, opts.mode);
+      const { runner, release } = await openConfiguredQuestionPassRunner(config, opts.mode);
       try {
         const t0 = performance.now();
         let last = 0;
@@ -60,7 +60,7 @@ export function registerProbeCommands(program: Command): void {
         });
         const t1 = performance.now();
         process.stderr.write(`training on ${examples.X.length} examples (${examples.X[0].length} features), C grid ${DEFAULT_C_GRID.join(', ')}\n`);
-        const target = { modelId: runner.modelId, attentionMode: runner.attentionMode, templateId: runner.templateId, layout: runner.layout };
+        const { target } = runner;
         const { probe: trained, cv, C } = trainProbe(examples.X, examples.y, target, { seed });
         const out = path.resolve(opts.out ?? defaultProbePath(config.dataDir, target));
         trained.save(out);

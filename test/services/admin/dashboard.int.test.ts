@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Queue } from 'bullmq';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { parseExposition, type Exposition } from '../../support/prometheus.js';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { Queue } from 'bullmq';
 import OpenAI from 'openai';

@@ -1,7 +1,8 @@
 /**
- * Seeded PRNG for test weights: the same seed and tensor name give the same numbers on every machine,
- * so two builds with one seed are byte-identical. Each tensor gets its own stream (seed mixed with a hash
- * of its name) so adding a tensor does not shift every other tensor's values.
+ * Seeded PRNG shared by everything that must repeat exactly (test-model weights, sampling with a seed, probe
+ * folds, calibration prompts): the same seed and stream name give the same numbers on every machine. Each
+ * stream (seed mixed with a hash of its name) is independent, so adding a tensor or a consumer does not shift
+ * the numbers any other one draws.
  */
 export class SeededRandom {
   private a: number;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { allParagraphs, allQueries, displayTitle, loadSquad, parseSquad } from '../../eval/squad.js';
+import { allParagraphs, allQueries, displayTitle, loadSquad, parseSquad } from '../../../indexer/sources/squad.js';
 
 const SQUAD = path.resolve(process.cwd(), '../shared/data/squad-v1.1-dev.json');
 
