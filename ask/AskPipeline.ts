@@ -79,7 +79,8 @@ export interface RunOptions {
   until?: StageName;
   /** Run the question pass tapped on these rows even when no scorer reads it (calibration, probe training). */
   taps?: TapRows;
-  onEvent?: (e: PipelineEvent) => void;
+  /** Told about retrieval and each token; a returned promise pauses the run until it settles (a stream's backpressure). */
+  onEvent?: (e: PipelineEvent) => void | Promise<void>;
 }
 
 export interface PipelineDeps {
@@ -189,7 +190,7 @@ export class AskPipeline {
             const { search, store } = this.deps;
             if (!search || !store) throw new Error('this pipeline has no retrieval (built for given passages only)');
             ({ passages: run.passages, hits: run.hits } = await retrieve(search, store, req));
-            opts.onEvent?.({ type: 'retrieval', hits: run.hits });
+            await opts.onEvent?.({ type: 'retrieval', hits: run.hits });
           }
           if (run.passages.length === 0) throw new PlanningError('no passages to answer from');
         },
@@ -246,7 +247,7 @@ export class AskPipeline {
       {
         name: 'decode',
         run: async () => {
-          const onToken = (t: { text: string; id: number }): void => opts.onEvent?.({ type: 'token', text: t.text, id: t.id });
+          const onToken = (t: { text: string; id: number }) => opts.onEvent?.({ type: 'token', text: t.text, id: t.id });
           run.decoded = await decode(generator, run.finalPass as QuestionPassResult, settings.sampling, req.signal, onToken);
         },
       },

@@ -132,6 +132,9 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
       RUN_WORKERS: 'false',
       RATE_LIMIT_REQUESTS: '0',
       RATE_LIMIT_ASK_REQUESTS: '0',
+      // Every simulated client shares one address: no per-address cap, and room in the queue for all of them.
+      ASK_MAX_PER_CLIENT: '0',
+      ASK_MAX_QUEUED: '64',
     };
     const api = await forkService(path.join(DIST, 'services/main.js'), env, 'listening', { timeoutMs: 120_000, captureOutput: false });
     children.push(api.child);

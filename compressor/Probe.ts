@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { FeatureLayout } from './SentenceFeatures.js';
+import { DomainError } from '../infra/errors.js';
 import { writeFileAtomicSync } from '../infra/atomicWrite.js';
 
 /**
@@ -42,8 +43,11 @@ export function defaultProbePath(dataDir: string, t: Omit<ProbeTarget, 'layout'>
   return path.join(dataDir, 'probes', `${esc(t.modelId)}__${esc(t.attentionMode)}__${esc(t.templateId)}.json`);
 }
 
-export class ProbeMismatchError extends Error {
-  override name = 'ProbeMismatchError';
+/** The probe was trained for another model, attention mode or template: scoring with it would be meaningless. */
+export class ProbeMismatchError extends DomainError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
 }
 
 function describe(t: ProbeTarget): string {

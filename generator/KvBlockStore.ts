@@ -5,6 +5,7 @@ import { xxh64 } from '@node-rs/xxhash';
 import { KvCache, type HalfKv } from '../model/kv/KvCache.js';
 import { kvKernels } from '../model/kv/KvKernels.js';
 import { componentLogger } from '../infra/logger.js';
+import { DomainError } from '../infra/errors.js';
 import { writeFileAtomic } from '../infra/atomicWrite.js';
 
 const log = componentLogger('kv-store');
@@ -68,10 +69,18 @@ interface FileHeader {
   dtype: 'float16-le';
 }
 
-class CorruptBlockError extends Error {}
+/** A block file that fails its checks; caught where read: the file is deleted and the block recomputed. */
+class CorruptBlockError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
+}
 
-export class Fp16RangeError extends Error {
-  override name = 'Fp16RangeError';
+/** KV values outside what fp16 can hold: the block stays in memory only. */
+export class Fp16RangeError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
 }
 
 /** xxh64 of a file's body (a fast checksum against torn or damaged files; keys are content addresses already). */

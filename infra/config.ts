@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DomainError } from './errors.js';
 
 /** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */
 const boolFromEnv = z
@@ -52,6 +53,8 @@ const EnvSchema = z.object({
   REDIS_WAIT_REPLICAS: intFromEnv(0, 16).default(0),
   /** How long an acknowledgement waits for those replicas; past it the write is reported as not acknowledged (jobs retry, requests answer 503). */
   REDIS_WAIT_TIMEOUT_MS: intFromEnv(1, 60_000).default(2000),
+  /** The API's bound on one Redis command: past it (Redis down, unreachable or hung) a request answers 503 with Retry-After. Workers wait instead. */
+  REDIS_REQUEST_TIMEOUT_MS: intFromEnv(100, 600000).default(3000),
   DATA_DIR: z.string().min(1).default('./data'),
   MODELS_DIR: z.string().min(1).default('./models'),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -79,6 +82,22 @@ const EnvSchema = z.object({
   KV_DISK_BYTES: intFromEnv(0, 2 ** 50).default(20 * 2 ** 30),
   /** HNSW query breadth; unset = grows with index size (64 up to 50k vectors, 128 up to 100k, 256 above: measured for recall@10 >= 0.99). */
   SEARCH_EF: intFromEnv(1, 4096).optional(),
+  /** The request line and headers must arrive within this; otherwise 408 and the connection is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: intFromEnv(1000, 600000).default(10000),
+  /** The whole request, body included, must arrive within this (a body at 1 byte/s is cut off); otherwise 408 and closed. */
+  HTTP_REQUEST_TIMEOUT_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. Room for a pooled client's parallel requests. */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(128),
+  /** A streamed answer whose client reads nothing for this long is cut off and its generation stopped (generation pauses as soon as the socket buffer is full). */
+  STREAM_STALL_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Kernel send buffer of a streamed answer's socket (Linux doubles it): how much a non-reading client can absorb before generation pauses. */
+  STREAM_SEND_BUFFER_BYTES: intFromEnv(2048, 16 * 1024 * 1024).default(16384),
+  /** Questions (/v1/ask, /v1/chat/completions) one API key (or client address while authentication is off) may have running or waiting in one API process; beyond: 429; 0 = no cap. */
+  ASK_MAX_PER_CLIENT: intFromEnv(0, 10000).default(4),
+  /** Questions one API process answers at once (each uses every core); the rest wait. */
+  ASK_MAX_CONCURRENT: intFromEnv(1, 1024).default(2),
+  /** Questions waiting for a slot in one API process; beyond: 503, so a burst of asks cannot starve search. */
+  ASK_MAX_QUEUED: intFromEnv(0, 100000).default(32),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */
@@ -114,10 +133,9 @@ export interface Config extends Env {
   replicaAck: ReplicaAck;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends DomainError {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

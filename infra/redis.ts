@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import type { ClusterNode, RedisTarget, ReplicaAck } from './config.js';
+import { DomainError } from './errors.js';
 import { componentLogger } from './logger.js';
 import { hasRedisServer, startRedisServer } from './localProcesses.js';
 
@@ -30,23 +31,58 @@ export const CLUSTER_OPTIONS: Readonly<ClusterOptions> = Object.freeze({
   clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
 });
 
+export interface ConnectionRole {
+  /**
+   * Set for a connection that serves requests: every command is bounded by this many ms (a hung or unreachable
+   * Redis, or a cluster failing over), and commands waiting for a lost connection fail at the first failed
+   * reconnect instead of piling up (`maxRetriesPerRequest: 0`). The offline queue stays on, so a command sent
+   * during a reconnect that succeeds within the bound still goes through. Unset (workers, CLI): wait for Redis as
+   * long as it takes; BullMQ workers need `maxRetriesPerRequest: null`.
+   */
+  commandTimeoutMs?: number;
+}
+
 /**
- * The one factory for Redis connections. BullMQ needs `maxRetriesPerRequest: null` on connections used by
- * workers; we use it everywhere for one behaviour. `extra` composes over the defaults: per-connection options
- * apply to every cluster node, and the two a cluster owns itself (offline queue, reconnect strategy) are moved
- * to the cluster level.
+ * The one factory for Redis connections: one server, or a whole cluster when the target is one. `extra` composes
+ * over the defaults: per-connection options apply to every cluster node, and the two a cluster owns itself
+ * (offline queue, reconnect strategy) are moved to the cluster level. The role's command bound wraps the client
+ * the caller gets, so it covers a cluster's redirections and retries too.
  */
-export function createRedis(target: RedisTarget, extra: RedisOptions = {}): RedisClient {
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra };
-  if (target.kind === 'single') return new Redis(target.url, options);
-  const { retryStrategy, enableOfflineQueue, lazyConnect, port: _port, host: _host, path: _path, sentinels: _sentinels, readOnly: _readOnly, ...perNode } = options;
-  return new Cluster(target.nodes, {
-    ...CLUSTER_OPTIONS,
-    ...(retryStrategy !== undefined ? { clusterRetryStrategy: retryStrategy } : {}),
-    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
-    lazyConnect,
-    redisOptions: perNode,
-  });
+export function createRedis(target: RedisTarget, extra: RedisOptions = {}, role: ConnectionRole = {}): RedisClient {
+  const bounded = role.commandTimeoutMs !== undefined;
+  const options: RedisOptions = { maxRetriesPerRequest: bounded ? 0 : null, enableReadyCheck: true, lazyConnect: false, ...extra };
+  let client: RedisClient;
+  if (target.kind === 'single') client = new Redis(target.url, options);
+  else {
+    const { retryStrategy, enableOfflineQueue, lazyConnect, port: _port, host: _host, path: _path, sentinels: _sentinels, readOnly: _readOnly, ...perNode } = options;
+    client = new Cluster(target.nodes, {
+      ...CLUSTER_OPTIONS,
+      ...(retryStrategy !== undefined ? { clusterRetryStrategy: retryStrategy } : {}),
+      ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+      lazyConnect,
+      redisOptions: perNode,
+    });
+  }
+  if (bounded) boundCommands(client, role.commandTimeoutMs!);
+  return client;
+}
+
+/**
+ * Fails each command that has no reply after `ms` with "Command timed out". Unlike ioredis's own
+ * `commandTimeout`, the check waits for one pass of the event loop's I/O phase after the timer fires: after a
+ * stall of this process (a long synchronous task, CPU starvation) the timers phase runs before the socket is
+ * read, and a reply that already arrived would otherwise be reported as a timeout. A timed-out command may
+ * still reach Redis (as after any timeout); every write the API makes is idempotent. Works on any ioredis
+ * client (a Cluster too): it wraps the instance's `sendCommand`, which commands, pipelines and scripts all use.
+ */
+export function boundCommands(client: Pick<Redis, 'sendCommand'>, ms: number): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: Command, ...rest: unknown[]) => {
+    const timer = setTimeout(() => setImmediate(() => command.reject(new Error('Command timed out'))), ms);
+    const clear = () => clearTimeout(timer);
+    command.promise.then(clear, clear);
+    return (send as (c: Command, ...r: unknown[]) => unknown)(command, ...rest);
+  }) as Redis['sendCommand'];
 }
 
 export function isCluster(client: RedisClient): client is Cluster {
@@ -63,13 +99,14 @@ export function describeRedisTarget(target: RedisTarget): string {
 export const NO_REPLICA_ACK: Readonly<ReplicaAck> = Object.freeze({ replicas: 0, timeoutMs: 0 });
 
 /** A write reached the master but not enough replicas in time: it is not acknowledged (a master crash now could lose it). */
-export class ReplicaAckError extends Error {
+export class ReplicaAckError extends DomainError {
   constructor(
     readonly acked: number,
     readonly ack: ReplicaAck,
   ) {
-    super(`the write reached ${acked} of ${ack.replicas} Redis replicas within ${ack.timeoutMs} ms, so it is not acknowledged; retry (writes are idempotent)`);
-    this.name = 'ReplicaAckError';
+    super('unavailable', `the write reached ${acked} of ${ack.replicas} Redis replicas within ${ack.timeoutMs} ms, so it is not acknowledged; retry (writes are idempotent)`, {
+      retryAfterSeconds: 1,
+    });
   }
 }
 
@@ -192,7 +229,30 @@ export async function redisAnswers(target: RedisTarget, timeoutMs = 1500): Promi
   return (await probeRedis(target, timeoutMs)).ok;
 }
 
-export class RedisUnavailableError extends Error {}
+/** How long a client is told to wait (Retry-After) when Redis cannot serve: a restart or failover usually takes seconds. */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
+
+/** Redis is down, unreachable, timing out, or not accepting commands yet (loading, failing over). */
+export class RedisUnavailableError extends DomainError {
+  constructor(message: string, cause?: unknown) {
+    super('unavailable', message, { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS, cause });
+  }
+}
+
+/** Replies Redis gives while it cannot serve (rather than because the command was wrong). */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+/** What ioredis (and BullMQ through it) throws when the connection cannot carry a command. */
+const CONNECTION_FAILURE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const CONNECTION_FAILURE = /^(Command timed out|Connection is closed\.|Stream isn't writeable|Reached the max retries per request limit|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE)\b/;
+
+/** The error as a RedisUnavailableError when it says Redis could not serve the command; otherwise null. */
+export function asRedisUnavailable(err: unknown): RedisUnavailableError | null {
+  if (err instanceof RedisUnavailableError) return err;
+  if (!(err instanceof Error)) return null;
+  const reply = err.name === 'ReplyError' && UNAVAILABLE_REPLY.test(err.message);
+  if (!reply && !CONNECTION_FAILURE_NAMES.has(err.name) && !CONNECTION_FAILURE.test(err.message)) return null;
+  return new RedisUnavailableError(`the data store (Redis) is not answering (${err.message}); retry in ${REDIS_RETRY_AFTER_SECONDS} s`, err);
+}
 
 /**
  * Make sure Redis answers. If a single server does not, its URL points at this machine and a `redis-server`

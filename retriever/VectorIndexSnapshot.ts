@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { replaceFile, writeFileAtomic } from '../infra/atomicWrite.js';
 import path from 'node:path';
 import { z } from 'zod';
+import { DomainError } from '../infra/errors.js';
 
 /**
  * On-disk snapshot of a VectorIndex: a directory written once, holding the hnswlib graph, a JSON sidecar with the
@@ -46,13 +47,12 @@ type ManifestBody = z.infer<typeof ManifestBodySchema>;
 const ManifestSchema = z.object({ body: ManifestBodySchema, sha256: z.string() });
 
 /** A snapshot whose files do not match their recorded checksums, sizes or schema. */
-export class CorruptSnapshotError extends Error {
+export class CorruptSnapshotError extends DomainError {
   constructor(
     readonly dir: string,
     reason: string,
   ) {
-    super(`vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
-    this.name = 'CorruptSnapshotError';
+    super('internal', `vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
   }
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../infra/config.js';
-import { createRedis } from '../infra/redis.js';
+import { createRedis, type RedisClient } from '../infra/redis.js';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { queueOptions, type QueueConnection } from '../indexer/pipeline/jobs.js';
@@ -12,9 +12,20 @@ import { Authenticator } from './auth/Authenticator.js';
 import { SessionStore } from './auth/SessionStore.js';
 import type { ServiceContext } from './context.js';
 
+/**
+ * `serving`: a connection HTTP requests wait on, each command bounded by REDIS_REQUEST_TIMEOUT_MS (fail fast
+ * with 503). `background`: workers, the CLI and snapshots, which wait for Redis as long as it takes (BullMQ
+ * workers need that). Either is a cluster connection when REDIS_CLUSTER_NODES is set.
+ */
+export type RedisRole = 'serving' | 'background';
+
+export function redisFor(config: Config, role: RedisRole): RedisClient {
+  return createRedis(config.redis, {}, role === 'serving' ? { commandTimeoutMs: config.REDIS_REQUEST_TIMEOUT_MS } : {});
+}
+
 /** A new connection with the service's queue prefix, for a Queue, Worker or FlowProducer. */
-export function bullQueueOptions(config: Config): QueueConnection {
-  return queueOptions(createRedis(config.redis));
+export function bullQueueOptions(config: Config, role: RedisRole = 'background'): QueueConnection {
+  return queueOptions(redisFor(config, role));
 }
 
 export function snapshotRoot(config: Config): string {
@@ -22,8 +33,8 @@ export function snapshotRoot(config: Config): string {
 }
 
 /** Wire the process-wide services from configuration; the embedder is created by the caller (it differs per role). */
-export function createContext(config: Config, embedder: Embedder): ServiceContext {
-  const redis = createRedis(config.redis);
+export function createContext(config: Config, embedder: Embedder, role: RedisRole = 'background'): ServiceContext {
+  const redis = redisFor(config, role);
   const store = new DocumentStore(redis, config.replicaAck);
   const registry = new IndexRegistry(store, snapshotRoot(config), config.SEARCH_EF);
   return {
@@ -32,7 +43,7 @@ export function createContext(config: Config, embedder: Embedder): ServiceContex
     store,
     registry,
     embedder,
-    ingestion: new IngestionService(bullQueueOptions(config), store, config.JOB_ATTEMPTS, config.replicaAck),
+    ingestion: new IngestionService(bullQueueOptions(config, role), store, config.JOB_ATTEMPTS, config.replicaAck),
     search: new SearchService(store, registry, embedder),
     auth: new Authenticator(new ApiKeyStore(redis, config.ADMIN_API_KEY), new SessionStore(redis)),
   };

@@ -8,19 +8,19 @@ export interface Decoded {
   firstTokenAt: number | null;
 }
 
-/** Stage `decode`: tokens sampled from the final pass, each handed to `onToken` as it is produced. */
+/** Stage `decode`: tokens sampled from the final pass, each handed to `onToken` as it is produced; decoding waits while `onToken`'s promise is pending (a stream's backpressure). */
 export async function decode(
   generator: BlockAttentionGenerator,
   pass: QuestionPassResult,
   sampling: SamplingOptions,
   signal: AbortSignal | undefined,
-  onToken: (t: GeneratedToken) => void,
+  onToken: (t: GeneratedToken) => void | Promise<void>,
 ): Promise<Decoded> {
   const start = performance.now();
   const gen = generator.generate(pass, sampling, signal);
   let step = await gen.next();
   while (!step.done) {
-    if (step.value.text) onToken(step.value);
+    if (step.value.text) await onToken(step.value);
     step = await gen.next();
   }
   const generation = step.value;

@@ -12,7 +12,8 @@ export interface ChunkWithVector {
 
 export type ApplyResult =
   | { applied: true; added: number; removed: number }
-  | { applied: false; reason: 'stale' | 'deleted' };
+  /** current: this version is already stored (an earlier attempt wrote it); stale: a newer one is; deleted: deleted after this version. */
+  | { applied: false; reason: 'current' | 'stale' | 'deleted' };
 
 type DocMeta = Omit<StoredDocument, 'text'>;
 
@@ -116,14 +117,14 @@ export class DocumentStore {
     const res = (await this.redis.eval(APPLY_DOCUMENT, keyList.length, ...keyList, ...args)) as [number, string, number | string | undefined, number?];
     if (res[0] === -1) throw new EmbedderMismatchError({ id: res[1], dim: Number(res[2]) }, embedder, c);
     // The collections set is cluster-wide (no hash tag), so it is written outside the script, after it: a write
-    // refused as deleted never lists a collection, and a crash in between is repaired by the job's retry
-    // (which finds its own version stored: stale).
-    if (res[0] === 1 || res[1] === 'stale') {
+    // refused as deleted never lists a collection, and a crash in between is repaired by the job's retry (which
+    // finds its own version stored: current).
+    if (res[0] === 1 || res[1] !== 'deleted') {
       await this.redis.sadd(keys.collections(), c);
-      // Stale on a retry: the earlier attempt's write is confirmed here before the job may complete.
+      // On a retry (current), the earlier attempt's write is confirmed here before the job may complete.
       await awaitReplicas(this.redis, keys.docs(c), this.replicaAck);
     }
-    if (res[0] === 0) return { applied: false, reason: res[1] as 'stale' | 'deleted' };
+    if (res[0] === 0) return { applied: false, reason: res[1] as 'current' | 'stale' | 'deleted' };
     return { applied: true, added: Number(res[2]), removed: Number(res[3]) };
   }
 

@@ -1,10 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataType, onnx, tensorValueInfo, type IGraphProto } from './proto.js';
+import { DomainError } from '../../infra/errors.js';
 import { writeFileAtomicSync } from '../../infra/atomicWrite.js';
 
-export class AttentionTapError extends Error {
-  override name = 'AttentionTapError';
+/** The graph cannot expose attention (e.g. a fused export): asking for attention scoring is then a request this model cannot serve. */
+export class AttentionTapError extends DomainError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
 }
 
 export interface TappedModel {

@@ -9,6 +9,7 @@ import { askResponse, type AskEvent, type AskResponse } from '../../ask/AskRespo
 import { PlanningError } from '../../ask/errors.js';
 import { DataDirProbes } from '../../ask/probes.js';
 import type { GeneratorHandle } from './GeneratorHandle.js';
+import { DomainError } from '../../infra/errors.js';
 
 const log = componentLogger('ask');
 
@@ -19,7 +20,14 @@ export { PlanningError };
 /** Told about every answered question (the dashboard's recent list, stage metrics). */
 export type AnswerListener = (req: AskRequest, res: AskResponse) => void | Promise<void>;
 
-export class GeneratorUnavailableError extends Error {}
+export class GeneratorUnavailableError extends DomainError {
+  constructor(message: string) {
+    super('unavailable', message);
+  }
+}
+
+/** Receives the pipeline's events; a returned promise pauses the pipeline until it settles (stream backpressure). */
+export type AskEventSink = (e: AskEvent) => void | Promise<void>;
 
 /**
  * Questions for the HTTP API and the in-process evaluation: the ask pipeline (ask/AskPipeline.ts) over the
@@ -62,7 +70,7 @@ export class AskService {
     return this.current.pipeline;
   }
 
-  async ask(req: AskRequest, onEvent: (e: AskEvent) => void = () => undefined): Promise<AskResponse> {
+  async ask(req: AskRequest, onEvent: AskEventSink = () => undefined): Promise<AskResponse> {
     const run = await this.pipeline().run(req, { onEvent });
     const response = askResponse(run);
     // Recorded before the answer returns, so a client that just got it finds it in the recent list.
@@ -73,7 +81,7 @@ export class AskService {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'answer listener failed');
       }
     }
-    onEvent({ type: 'done', response });
+    await onEvent({ type: 'done', response });
     return response;
   }
 }

@@ -19,14 +19,18 @@ export interface PrefillResult {
   cached: number;
 }
 
+/** One prefill job per document version: enqueueing it again (a retried index step) is a no-op. */
+export function prefillJobId(collection: string, documentId: string, version: number): string {
+  return `pf-${sha256(`${collection}\u0000${documentId}\u0000${version}`).slice(0, 32)}`;
+}
+
 /** The index step's hook: one prefill job per indexed document version (deterministic id, so retries do not duplicate it). */
 export function prefillHook(queue: Queue<PrefillJobData>, attempts: number): AfterIndexHook {
   return async ({ collection, documentId, title, version, chunks }) => {
     if (chunks.length === 0) return;
     // The ask path renders retrieved chunks through the same mapping, so these blocks are the ones it looks up.
     const blocks = chunks.map((c) => blockSourceOf(c, title));
-    const jobId = `pf-${sha256(`${collection}\u0000${documentId}\u0000${version}`).slice(0, 32)}`;
-    await queue.add('prefill', { collection, documentId, blocks }, { ...jobOptions(attempts), jobId });
+    await queue.add('prefill', { collection, documentId, blocks }, { ...jobOptions(attempts), jobId: prefillJobId(collection, documentId, version) });
   };
 }
 

@@ -51,7 +51,7 @@ describe('the ask pipeline retrieving from a collection', () => {
   it('retrieves, tells the caller first, and finds every block the ingestion prefill computed (same chunk -> block mapping)', async () => {
     const computedBefore = generator.store.stats().computed;
     const events: PipelineEvent[] = [];
-    const run = await pipeline.run({ collection: C, question: QUESTION, k: 3, maxTokens: 3 }, { onEvent: (e) => events.push(e) });
+    const run = await pipeline.run({ collection: C, question: QUESTION, k: 3, maxTokens: 3 }, { onEvent: (e) => void events.push(e) });
     expect(events[0]).toEqual({ type: 'retrieval', hits: run.hits });
     expect(events.slice(1).every((e) => e.type === 'token')).toBe(true);
     expect(run.hits).toHaveLength(3);

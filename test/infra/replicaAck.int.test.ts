@@ -59,11 +59,11 @@ it('without a replica a write is stored on the master but not acknowledged; with
   const unacked = impatient.applyDocument(doc('d1', 1), [chunk('c1', 'd1')], EMBEDDER);
   await expect(unacked).rejects.toBeInstanceOf(ReplicaAckError);
   await expect(unacked).rejects.toThrow('the write reached 0 of 1 Redis replicas within 300 ms');
-  // Applied on the master all the same: a retry finds its own version (stale) and only waits for the replica.
+  // Applied on the master all the same: a retry finds its own version (current) and only waits for the replica.
   expect(await store.getDocumentMeta(C, 'd1')).toMatchObject({ version: 1 });
 
   await startReplica();
-  expect(await store.applyDocument(doc('d1', 1), [chunk('c1', 'd1')], EMBEDDER)).toEqual({ applied: false, reason: 'stale' });
+  expect(await store.applyDocument(doc('d1', 1), [chunk('c1', 'd1')], EMBEDDER)).toEqual({ applied: false, reason: 'current' });
   expect(await store.applyDocument(doc('d2', 2), [chunk('c2', 'd2')], EMBEDDER)).toEqual({ applied: true, added: 1, removed: 0 });
   // Read from the replica the moment the call returns: WAIT guarantees it is there.
   expect(JSON.parse((await replicaRedis!.hget(keys.doc(C, 'd2'), 'meta'))!).version).toBe(2);

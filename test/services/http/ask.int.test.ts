@@ -45,7 +45,7 @@ beforeAll(async () => {
   redis = r.redis;
   const modelsDir = tempDir('models');
   buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny'));
-  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ask'), MODELS_DIR: modelsDir, GENERATOR_MODEL: 'test/tiny', PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0' };
+  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ask'), MODELS_DIR: modelsDir, GENERATOR_MODEL: 'test/tiny', PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0', ASK_MAX_PER_CLIENT: '0', ASK_MAX_CONCURRENT: '8' };
   [api, worker] = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/workers/main.js', env, 'ready')]);
   client = new ApiClient(`http://127.0.0.1:${api.port}`);
   const squad = await loadSquad(sharedFile('squad-v1.1-dev.json'));
