@@ -53,16 +53,8 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
   try {
     const e2eStart = performance.now();
     const jobIds: string[] = [];
-    for (const d of docs) jobIds.push(await ingestion.submit(collection, d));
-    const pending = new Set(jobIds);
-    while (pending.size) {
-      for (const id of [...pending].slice(0, 100)) {
-        const s = await ingestion.status(id);
-        if (s?.state === 'failed') throw new Error(`ingest job ${id} failed: ${s.error}`);
-        if (s?.state === 'completed') pending.delete(id);
-      }
-      if (pending.size) await new Promise((r) => setTimeout(r, 50));
-    }
+    for (const d of docs) jobIds.push((await ingestion.submit(collection, d)).jobId);
+    for (const s of await ingestion.waitFor(jobIds)) if (s.state === 'failed') throw new Error(`ingest job ${s.id} failed: ${s.error}`);
     const endToEndSeconds = (performance.now() - e2eStart) / 1000;
     const info = await store.collectionInfo(collection);
     return {

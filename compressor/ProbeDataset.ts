@@ -40,11 +40,8 @@ export async function collectProbeExamples(
       if (positive >= 0) candidates.push({ paragraph: pi, question: qa.question, positive, negative: -1 });
     }
   });
-  // Seeded shuffle, take n, then group by paragraph (consecutive questions reuse the paragraph's cached block).
-  for (let i = candidates.length - 1; i > 0; i--) {
-    const j = rng.uint32() % (i + 1);
-    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
-  }
+  // Seeded shuffle, take n, then group by paragraph so each context is prepared once.
+  rng.shuffle(candidates);
   const chosen = candidates.slice(0, opts.n);
   for (const c of chosen) {
     const k = paragraphs[c.paragraph].spans.length;

@@ -41,6 +41,24 @@ export function normalizeAnswer(s: string): string {
   return noPunct.replace(ARTICLES, ' ').split(/\s+/u).filter(Boolean).join(' ');
 }
 
+/**
+ * Word tokens for answer containment: the official normalisation, except that punctuation separates words
+ * instead of vanishing, so `appearance".[citation` still holds the word "appearance" (the official rule
+ * would glue it to "citation").
+ */
+function containmentTokens(s: string): string {
+  return normalizeAnswer(s.replace(ASCII_PUNCTUATION, ' '));
+}
+
+/** Does `text` hold one of the gold answers as a run of whole words (both sides normalised alike)? */
+export function containsAnswer(text: string, golds: readonly string[]): boolean {
+  const t = ` ${containmentTokens(text)} `;
+  return golds.some((g) => {
+    const n = containmentTokens(g);
+    return n.length > 0 && t.includes(` ${n} `);
+  });
+}
+
 export function exactMatch(prediction: string, gold: string): number {
   return normalizeAnswer(prediction) === normalizeAnswer(gold) ? 1 : 0;
 }

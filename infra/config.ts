@@ -60,8 +60,16 @@ const EnvSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   GENERATOR_MODEL: z.string().min(1).default('onnx-community/Qwen2.5-0.5B-Instruct'),
   EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
-  /** When false (the default here), models are only read from MODELS_DIR; hub downloads need an explicit opt-in. */
-  ALLOW_REMOTE_MODELS: boolFromEnv.default(false),
+  /**
+   * Models missing from MODELS_DIR: `auto` downloads them when the hub answers and otherwise falls back at once
+   * (USE-lite embeddings, ask answering 503); `true` always tries to download; `false` never does (offline).
+   */
+  ALLOW_REMOTE_MODELS: z
+    .enum(['auto', '1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .transform((v): 'auto' | boolean => (v === 'auto' ? 'auto' : ['1', 'true', 'yes', 'on'].includes(v)))
+    .default('auto'),
+  /** The model hub downloads come from (a mirror speaking the Hugging Face protocol works too). */
+  HF_ENDPOINT: z.url({ protocol: /^https?$/ }).default('https://huggingface.co/'),
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per core). */
   ORT_INTRA_OP_THREADS: intFromEnv(0, 256).default(0),
   ORT_ENABLE_CPU_MEM_ARENA: boolFromEnv.default(true),
@@ -110,6 +118,8 @@ const EnvSchema = z.object({
   /** On SIGTERM: how long in-flight requests (and worker jobs) may run before they are cut off (jobs are then handed back). */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600000).default(25000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append the JSON logs to this file instead of stderr (read by infra/logger.ts at start-up). */
+  LOG_FILE: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

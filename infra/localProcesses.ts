@@ -75,12 +75,24 @@ export function forkService(
   const capture = opts.captureOutput ?? true;
   const group = opts.processGroup ?? false;
   const child = fork(script, [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // Captured output includes the service's logs (tests read them), so they are not sent to a LOG_FILE.
+    env: { ...process.env, LOG_LEVEL: 'warn', ...(capture ? { LOG_FILE: '' } : {}), ...env },
     stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'inherit', 'ipc'],
     detached: group,
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  // This process's log file (if it has one) gets the child's captured logs too, whole lines at a time.
+  const logFile = process.env.LOG_FILE?.trim();
+  if (capture && logFile) {
+    let partial = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      const text = partial + d.toString();
+      const cut = text.lastIndexOf('\n') + 1;
+      partial = text.slice(cut);
+      if (cut > 0) fs.appendFileSync(logFile, text.slice(0, cut));
+    });
+  }
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     let timedOut = false;

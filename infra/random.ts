@@ -58,6 +58,15 @@ export class SeededRandom {
     return r * Math.cos(th);
   }
 
+  /** Fisher-Yates shuffle in place (from the end, j = uint32 mod (i + 1)); returns the array. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.uint32() % (i + 1);
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+    return items;
+  }
+
   fillNormal(out: Float32Array, std: number, mean = 0): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;

@@ -289,3 +289,9 @@ export async function ensureRedis(target: RedisTarget, dataDir: string): Promise
   }
   return { embedded: true };
 }
+
+/** Ends a client connection that was created here and handed to BullMQ, which closes only connections it made itself. */
+export function releaseConnection(connection: unknown): void {
+  const c = connection as { disconnect?: () => void } | undefined;
+  if (typeof c?.disconnect === 'function') c.disconnect();
+}

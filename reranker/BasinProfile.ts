@@ -15,7 +15,7 @@ export interface ProfileKey {
   k: number;
 }
 
-const ProfileSchema = z.object({
+export const ProfileSchema = z.object({
   format: z.literal('basin-profile/1'),
   modelId: z.string().min(1),
   attentionMode: z.string().min(1),

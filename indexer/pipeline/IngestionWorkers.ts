@@ -124,8 +124,10 @@ export function startConfiguredIngestionWorkers(
   embedder: Embedder,
   extra: { afterIndex?: AfterIndexHook } = {},
 ): IngestionPipelineWorkers {
+  // BullMQ does not close a connection it is given: close() below does.
+  const connection = createRedis(config.redis);
   const workers = startIngestionWorkers({
-    queueOptions: queueOptions(createRedis(config.redis)),
+    queueOptions: queueOptions(connection),
     store,
     embedder: new EmbedBatcher(embedder, EMBED_BATCHING),
     counter: new HeuristicTokenCounter(),
@@ -140,6 +142,7 @@ export function startConfiguredIngestionWorkers(
     close: async () => {
       await Promise.all(workers.map((w) => w.close()));
       await stopHeartbeat();
+      connection.disconnect();
     },
   };
 }

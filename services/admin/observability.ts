@@ -1,4 +1,5 @@
 import { ServiceMetrics } from '../../infra/metrics.js';
+import { releaseConnection } from '../../infra/redis.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
 import { bullQueueOptions } from '../bootstrap.js';
 import type { ServiceContext } from '../context.js';
@@ -16,7 +17,8 @@ import { RecentAsks } from './RecentAsks.js';
 export function createObservability(ctx: ServiceContext, generator?: GeneratorHandle, ask?: AskService, admission?: AskAdmission): { metrics: ServiceMetrics; admin: AdminDashboard; close: () => Promise<void> } {
   const recent = new RecentAsks(ctx.redis);
   // Used by dashboard requests only, so bounded like every request-serving connection.
-  const calibration = new CalibrationJobs(bullQueueOptions(ctx.config, 'serving'));
+  const queueOptions = bullQueueOptions(ctx.config, 'serving');
+  const calibration = new CalibrationJobs(queueOptions);
   const admin = new AdminDashboard(ctx, recent, calibration, ProfileStore.forDataDir(ctx.config.dataDir), generator);
   const metrics = new ServiceMetrics({
     queueCounts: () => admin.inspector.depths(),
@@ -29,5 +31,12 @@ export function createObservability(ctx: ServiceContext, generator?: GeneratorHa
     metrics.observeAsk(res.timings, { mode: res.mode, compression: res.compression.method }, res.usage);
     await recent.record(req, res);
   });
-  return { metrics, admin, close: () => calibration.close() };
+  return {
+    metrics,
+    admin,
+    close: async () => {
+      await calibration.close();
+      releaseConnection(queueOptions.connection);
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
 import { DomainError } from '../../infra/errors.js';
+import { apiDocsRouter } from './apiDocs.js';
 import { errorHandler, notFound } from './errors.js';
 import type { AskService } from '../ask/AskService.js';
 import type { ServiceMetrics } from '../../infra/metrics.js';
@@ -107,6 +108,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     });
   }
   if (parts.admin) app.use('/admin', adminPages(ctx, parts.admin));
+  app.use(apiDocsRouter());
 
   app.use(notFound);
   app.use(errorHandler);

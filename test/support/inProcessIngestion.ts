@@ -8,7 +8,6 @@ import { DocumentStore } from '../../indexer/store/DocumentStore.js';
 import { HeuristicTokenCounter } from '../../indexer/text/Chunker.js';
 import { createRedis, type RedisClient } from '../../infra/redis.js';
 import { queueOptions } from '../../indexer/pipeline/jobs.js';
-import { waitUntil } from './processes.js';
 
 /**
  * The real ingestion pipeline in this process: an IngestionService submitting BullMQ flows to the test's Redis
@@ -20,7 +19,7 @@ export interface InProcessIngestion {
   startWorkers: (afterIndex?: AfterIndexHook) => void;
   submit: (collection: string, docs: NewDocument[]) => Promise<string[]>;
   /** Waits until every job is completed (throws on a failed one) and returns their statuses. */
-  settle: (jobIds: string[], timeoutMs?: number) => Promise<JobStatus[]>;
+  settle: (jobIds: string[]) => Promise<JobStatus[]>;
   close: () => Promise<void>;
 }
 
@@ -48,25 +47,12 @@ export function inProcessIngestion(url: string, redis: RedisClient, embedder: Em
     },
     submit: async (collection, docs) => {
       const ids: string[] = [];
-      for (const d of docs) ids.push(await service.submit(collection, d));
+      for (const d of docs) ids.push((await service.submit(collection, d)).jobId);
       return ids;
     },
-    settle: async (jobIds, timeoutMs = 60_000) => {
-      const statuses = new Map<string, JobStatus>();
-      await waitUntil(
-        async () => {
-          for (const id of jobIds) {
-            const s = await service.status(id);
-            if (s?.state === 'failed') throw new Error(`job ${id} failed: ${s.error}`);
-            if (s) statuses.set(id, s);
-          }
-          return jobIds.every((id) => statuses.get(id)?.state === 'completed');
-        },
-        timeoutMs,
-        `${jobIds.length} ingestion jobs`,
-        100,
-      );
-      return jobIds.map((id) => statuses.get(id)!);
+    settle: async (jobIds) => {
+      for (const s of await service.waitFor(jobIds)) if (s.state === 'failed') throw new Error(`job ${s.id} failed: ${s.error}`);
+      return Promise.all(jobIds.map(async (id) => (await service.status(id)) as JobStatus));
     },
     close: async () => {
       await Promise.all(workers.map((w) => w.close()));

@@ -15,6 +15,7 @@ import { runScaleBench } from '../../../bench/scale.js';
 import { runTtftBench } from '../../../bench/ttft.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
+import { UsageError } from '../errors.js';
 
 interface BenchOptions {
   json: boolean;
@@ -91,7 +92,7 @@ interface AllOptions extends BenchOptions {
  */
 async function runAll(opts: AllOptions): Promise<{ results: string; report: string | null; benches: Pick<BenchRecord, 'name' | 'variant' | 'ok' | 'seconds' | 'error'>[] }> {
   const names = opts.only ? opts.only.split(',').map((s) => s.trim()) : Object.keys(BENCHES);
-  for (const n of names) if (!BENCHES[n]) throw new Error(`--only: unknown benchmark "${n}"`);
+  for (const n of names) if (!BENCHES[n]) throw new UsageError(`--only: unknown benchmark "${n}"`);
   const quick = new Set(opts.quick ? names : opts.quickFor.split(',').map((s) => s.trim()).filter(Boolean));
   const startedAt = new Date().toISOString();
   const machine = describeMachine();
@@ -168,7 +169,7 @@ export function registerBenchCommand(program: Command): void {
       else if (name === 'report') result = await renderReport(opts.results, opts.docs);
       else {
         const bench = BENCHES[name];
-        if (!bench) throw new Error(`unknown benchmark "${name}"; choose one of ${[...Object.keys(BENCHES), 'all', 'report'].join(', ')}`);
+        if (!bench) throw new UsageError(`unknown benchmark "${name}"; choose one of ${[...Object.keys(BENCHES), 'all', 'report'].join(', ')}`);
         result = await bench(opts);
       }
       process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);

@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
+import type { ProgressInfo } from '@huggingface/transformers';
 import { loadConfig } from '../../../infra/config.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { PRESETS, isPresetName } from '../../../model/builder/presets.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
+import { downloadDecoder, HUB_PROBE_TIMEOUT_MS, hubProblem, hubSettings } from '../../../model/hub.js';
 import { isHubId } from '../../../model/resolveModelDir.js';
-
-/** How long `models pull` waits for the hub to answer before declaring the machine offline. */
-const HUB_PROBE_TIMEOUT_MS = 5000;
+import { progressBars } from '../progress.js';
+import { UsageError } from '../errors.js';
 
 interface BuildTestOptions {
   out?: string;
@@ -40,9 +39,9 @@ export function registerModelsCommands(program: Command): void {
     .option('--reference-mask', 'reference variant taking an explicit 4-D additive attention mask')
     .option('--corpus <path>', 'text file or folder to learn the BPE tokenizer from (default: built-in English sample)')
     .action((preset: string, opts: BuildTestOptions) => {
-      if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
+      if (!isPresetName(preset)) throw new UsageError(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
+      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
       const out = path.resolve(opts.out ?? path.join(loadConfig().modelsDir, 'test', preset));
       const t0 = performance.now();
       const r = buildTestModel(preset, out, { seed, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
@@ -76,54 +75,42 @@ export function registerModelsCommands(program: Command): void {
 
   models
     .command('pull <hub-id>')
-    .description('download a model (config, tokenizer, ONNX) from the Hugging Face hub into MODELS_DIR')
+    .description('download a model (config, tokenizer, ONNX) from the Hugging Face hub (HF_ENDPOINT) into MODELS_DIR')
     .option('--dtype <dtype>', 'ONNX variant: fp32, fp16, q8, q4, ...', 'fp32')
     .action(async (id: string, opts: { dtype: string }) => {
-      if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (expected org/name)`);
-      const modelsDir = loadConfig().modelsDir;
-      await probeHub(env.remoteHost, modelsDir);
-      env.allowRemoteModels = true;
-      env.allowLocalModels = true;
-      env.localModelPath = modelsDir;
-      env.cacheDir = modelsDir;
-      env.useFSCache = true;
-      const bars = new MultiBar({ format: ' {bar} {percentage}% | {file}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
-      const perFile = new Map<string, ReturnType<MultiBar['create']>>();
-      const progress_callback = (p: { status: string; file?: string; progress?: number }): void => {
-        if (!p.file) return;
+      if (!isHubId(id)) throw new UsageError(`"${id}" is not a hub id (expected org/name)`);
+      const config = loadConfig();
+      const hub = { ...hubSettings(config), remote: true as const };
+      const problem = await hubProblem(hub.endpoint, HUB_PROBE_TIMEOUT_MS);
+      if (problem) {
+        throw new Error(
+          `offline: cannot reach the Hugging Face hub at ${hub.endpoint} (${problem}). Nothing was downloaded. ` +
+            `Without network, copy an optimum export into ${config.modelsDir}/<org>/<name>, or build a test model: ` +
+            `rag models build-test tiny --out ${path.join(config.modelsDir, 'test', 'tiny')}`,
+        );
+      }
+      const bars = progressBars(' {bar} {percentage}% | {file}', '{file} {percentage}%');
+      const perFile = new Map<string, ReturnType<typeof bars.create>>();
+      const progress = (p: ProgressInfo): void => {
+        if (!('file' in p)) return;
         let bar = perFile.get(p.file);
         if (!bar) {
           bar = bars.create(100, 0, { file: p.file });
           perFile.set(p.file, bar);
         }
-        if (p.status === 'progress' && typeof p.progress === 'number') bar.update(Math.round(p.progress), { file: p.file });
+        if (p.status === 'progress') bar.update(Math.round(p.progress), { file: p.file });
         if (p.status === 'done') bar.update(100, { file: p.file });
       };
       try {
-        await AutoTokenizer.from_pretrained(id, { progress_callback });
-        const model = await AutoModelForCausalLM.from_pretrained(id, { dtype: opts.dtype as 'fp32', progress_callback });
-        await model.dispose();
+        const dir = await downloadDecoder(id, hub, { dtype: opts.dtype, progress });
+        bars.stop();
+        process.stdout.write(`pulled ${id} -> ${dir}\n`);
       } catch (err) {
         throw new Error(`download of ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
         bars.stop();
       }
-      process.stdout.write(`pulled ${id} -> ${path.join(modelsDir, id)}\n`);
     });
-}
-
-/** Fails within seconds, with what to do instead, when the hub cannot be reached. */
-async function probeHub(host: string, modelsDir: string): Promise<void> {
-  try {
-    await fetch(host, { method: 'HEAD', signal: AbortSignal.timeout(HUB_PROBE_TIMEOUT_MS) });
-  } catch (err) {
-    const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    throw new Error(
-      `offline: cannot reach the Hugging Face hub at ${host} (${cause}). Nothing was downloaded. ` +
-        `Without network, copy an optimum export into ${modelsDir}/<org>/<name>, or build a test model: ` +
-        `rag models build-test tiny --out ${path.join(modelsDir, 'test', 'tiny')}`,
-    );
-  }
 }
 
 /** Folders (up to three levels deep) holding a config.json, with their shapes and ONNX files. */

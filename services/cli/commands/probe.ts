@@ -7,6 +7,8 @@ import { collectProbeExamples } from '../../../compressor/ProbeDataset.js';
 import { trainProbe, DEFAULT_C_GRID } from '../../../compressor/ProbeTrainer.js';
 import { Probe, defaultProbePath } from '../../../compressor/Probe.js';
 import type { AttentionMode } from '../../../compressor/QuestionPass.js';
+import { UsageError } from '../errors.js';
+import { intOption } from '../options.js';
 
 interface TrainOpts {
   data: string;
@@ -15,12 +17,6 @@ interface TrainOpts {
   seed: string;
   mode: AttentionMode;
 }
-
-const int = (v: string, name: string, min = 0): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got ${v})`);
-  return n;
-};
 
 /** `rag probe train | info`: the Sentinel sentence-relevance probe. */
 export function registerProbeCommands(program: Command): void {
@@ -39,9 +35,9 @@ export function registerProbeCommands(program: Command): void {
     .option('--seed <n>', 'seed for example sampling and CV folds', '0')
     .option('--mode <mode>', 'attention mode the features are read in: blocks (served default) or full', 'blocks')
     .action(async (opts: TrainOpts) => {
-      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new Error(`--mode must be blocks or full (got ${opts.mode})`);
-      const n = int(opts.n, 'n', 1);
-      const seed = int(opts.seed, 'seed');
+      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new UsageError(`--mode must be blocks or full (got ${opts.mode})`);
+      const n = intOption(opts.n, 'n', 1);
+      const seed = intOption(opts.seed, 'seed');
       const config = loadConfig();
       const ds = await loadSquad(path.resolve(opts.data));
       const { runner, release } = await openConfiguredQuestionPassRunner(config, opts.mode);

@@ -6,12 +6,12 @@ import type { ServiceContext } from '../../context.js';
 import { DomainError } from '../../../infra/errors.js';
 import { validate } from '../errors.js';
 
-const NewKey = z.strictObject({
+export const NewKey = z.strictObject({
   name: z.string().trim().min(1).max(100).regex(/^[\w .@-]+$/, 'letters, digits, spaces and . _ - @ only'),
   scopes: z.array(z.enum(SCOPES as [Scope, ...Scope[]])).min(1, 'must name at least one scope'),
 });
-const KeyId = z.string().regex(/^[A-Za-z0-9]{12}$/, 'must be a key id as listed by GET /v1/admin/keys');
-const Login = z.strictObject({ key: z.string().min(1).max(200) });
+export const KeyId = z.string().regex(/^[A-Za-z0-9]{12}$/, 'must be a key id as listed by GET /v1/admin/keys');
+export const Login = z.strictObject({ key: z.string().min(1).max(200) });
 
 /** Key management (admin scope) and the dashboard's login session. */
 export function adminRouter(ctx: ServiceContext): Router {

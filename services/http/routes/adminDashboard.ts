@@ -12,16 +12,16 @@ import type { ServiceContext } from '../../context.js';
 import { DomainError } from '../../../infra/errors.js';
 import { validate } from '../errors.js';
 
-const QueueName = z.string().regex(/^[a-z-]{1,40}$/, 'must be a queue name as listed by GET /v1/admin/ingestion');
-const JobId = z.string().regex(/^[A-Za-z0-9_:.-]{1,200}$/, 'must be a job id as listed by GET /v1/admin/ingestion');
-const Recalibrate = z.strictObject({
+export const QueueName = z.string().regex(/^[a-z-]{1,40}$/, 'must be a queue name as listed by GET /v1/admin/ingestion');
+export const JobId = z.string().regex(/^[A-Za-z0-9_:.-]{1,200}$/, 'must be a job id as listed by GET /v1/admin/ingestion');
+export const Recalibrate = z.strictObject({
   k: z.number().int().min(1).max(32).default(5),
   n: z.number().int().min(1).max(1024).default(32),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   mode: z.enum(['blocks', 'full']).default('blocks'),
   layers: z.array(z.number().int().min(0).max(1023)).min(1).max(1024).optional(),
 });
-const Limit = z.coerce.number().int().min(1).max(200).default(50);
+export const Limit = z.coerce.number().int().min(1).max(200).default(50);
 
 /** The dashboard's data API under /v1/admin (admin scope, like key management). */
 export function adminDashboardApi(ctx: ServiceContext, dash: AdminDashboard): Router {

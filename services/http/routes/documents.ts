@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { defaultDocumentId } from '../../../indexer/pipeline/jobs.js';
+import { duplicateIds, toNewDocument } from '../../../indexer/sources/DocumentRules.js';
 import type { ServiceContext } from '../../context.js';
 import { DomainError } from '../../../infra/errors.js';
 import { validate } from '../errors.js';
@@ -13,15 +13,13 @@ export function documentsRouter(ctx: ServiceContext): Router {
     const body = validate(ingestSchemaFor(req.body), req.body);
     const docs: DocumentBodyT[] = 'documents' in body ? body.documents : [body];
     await ctx.ingestion.assertEmbedder(collection, ctx.embedder);
-    const ids = docs.map((d) => d.id ?? defaultDocumentId(d.text));
-    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-    if (dup) throw new DomainError('invalid', `documents: id ${dup} appears more than once in this batch`, { field: 'documents' });
+    const documents = docs.map(toNewDocument);
+    const ids = documents.map((d) => d.id);
+    const [dup] = duplicateIds(ids);
+    if (dup) throw new DomainError('invalid', `documents: id ${dup.id} appears more than once in this batch`, { field: 'documents' });
     const requestId = String(res.locals.requestId ?? '');
     const jobIds: string[] = [];
-    for (let i = 0; i < docs.length; i++) {
-      const d = docs[i]!;
-      jobIds.push(await ctx.ingestion.submit(collection, { id: ids[i]!, title: d.title ?? '', text: d.text, metadata: d.metadata ?? {} }, requestId));
-    }
+    for (const d of documents) jobIds.push((await ctx.ingestion.submit(collection, d, requestId)).jobId);
     res.status(202).json({ documentIds: ids, jobIds });
   });
 

@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../context.js';
 import { DomainError } from '../../../infra/errors.js';
 import { validate } from '../errors.js';
 
-const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a job id as returned by an ingest call');
+export const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a job id as returned by an ingest call');
 
 export function jobsRouter(ctx: ServiceContext): Router {
   const r = Router();

@@ -11,7 +11,7 @@ import { SseStream } from '../sse.js';
 
 const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).loose())]);
 
-const ChatBody = z
+export const ChatBody = z
   .object({
     model: z.string().min(1).max(200),
     messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: Content.nullable().optional() }).loose()).min(1).max(1000),

@@ -6,7 +6,7 @@ import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
-import { ApiClient } from '../../support/http.js';
+import { ApiClient, waitForJobs } from '../../support/http.js';
 import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 const C = 'askc';
@@ -53,7 +53,7 @@ beforeAll(async () => {
     .slice(0, 12)
     .map((p) => ({ id: p.id, title: p.title, text: p.context }));
   const res = await client.post(`/v1/collections/${C}/documents`, { documents: docs });
-  await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => client.get(`/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 120_000, 'ingestion');
+  await waitForJobs(client, res.body.jobIds, 120_000);
   await waitUntil(async () => (await client.get('/readyz')).status === 200, 60_000, 'readiness');
   // The worker precomputes every chunk's KV block (prefill queue) into the shared disk tier.
   const prefill = new Queue(QUEUES.prefill, queueOptions(redis));
