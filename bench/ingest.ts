@@ -3,6 +3,7 @@ import type { Config } from '../infra/config.js';
 import { createRedis } from '../infra/redis.js';
 import { EmbedderThread } from '../indexer/embedding/EmbedderThread.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
+import { queueOptions } from '../indexer/pipeline/jobs.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { chunkDocument, HeuristicTokenCounter } from '../indexer/text/Chunker.js';
 import { startConfiguredIngestionWorkers } from '../indexer/pipeline/IngestionWorkers.js';
@@ -44,10 +45,10 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
   for (let i = 0; i < chunkTexts.length; i += 256) await embedder.embed(chunkTexts.slice(i, i + 256));
   const rawEmbedSeconds = (performance.now() - rawStart) / 1000;
 
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.redis);
   const store = new DocumentStore(redis);
   const collection = `bench-ingest-${process.pid}-${Date.now()}`;
-  const ingestion = new IngestionService(createRedis(config.REDIS_URL), store, 3);
+  const ingestion = new IngestionService(queueOptions(createRedis(config.redis)), store, 3);
   const local = startConfiguredIngestionWorkers(config, store, redis, embedder);
   try {
     const e2eStart = performance.now();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
-import { QUEUES } from '../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../indexer/pipeline/jobs.js';
 import { mean, percentile } from '../infra/stats.js';
 import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
@@ -50,7 +50,7 @@ export interface LoadBenchResult {
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 
-function summarise(values: number[]): LatencySummary {
+export function summarise(values: number[]): LatencySummary {
   const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : 0);
   return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)), p99: round(percentile(values, 99)), mean: round(mean(values)), max: round(percentile(values, 100)) };
 }
@@ -61,8 +61,13 @@ function peakRssMiB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
-async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) });
+export async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) }).catch(
+    (e: Error & { cause?: Error }) => {
+      // fetch's own message ("fetch failed") hides why: name the request and the socket error.
+      throw new Error(`${method} ${base}${p}: ${e.message}${e.cause ? ` (${e.cause.message})` : ''}`);
+    },
+  );
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };
@@ -71,7 +76,7 @@ async function json(base: string, method: string, p: string, body?: unknown): Pr
   }
 }
 
-async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -79,7 +84,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
   }
 }
 
-async function indexedCount(base: string, collection: string): Promise<number> {
+export async function indexedCount(base: string, collection: string): Promise<number> {
   const r = await json(base, 'GET', `/v1/collections/${collection}`);
   return r.status === 200 ? Number(r.body.documents ?? 0) : 0;
 }
@@ -143,7 +148,7 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
     if (seeded.status !== 202) throw new Error(`seed ingest: ${seeded.status} ${JSON.stringify(seeded.body)}`);
     await until(async () => (await indexedCount(base, 'qa')) === seedN, 600_000, 'seed indexing');
     // Let the worker's block prefill of the seed finish (one job per document), so the window starts from cached blocks.
-    const prefill = new Queue(QUEUES.prefill, { connection: { host: '127.0.0.1', port: redisPort } });
+    const prefill = new Queue(QUEUES.prefill, queueOptions({ host: '127.0.0.1', port: redisPort }));
     try {
       await until(async () => (await prefill.getJobCounts('completed')).completed === seedN, 600_000, 'seed prefill');
     } finally {

@@ -9,6 +9,37 @@ const boolFromEnv = z
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** One Redis Cluster seed node. */
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** `host:port,host:port,...` (IPv6 as `[::1]:7000`): every entry is checked, and each bad one is named. */
+const clusterNodesFromEnv = z.string().transform((raw, ctx): ClusterNode[] => {
+  const nodes: ClusterNode[] = [];
+  const entries = raw.split(',').map((s) => s.trim());
+  for (const [i, entry] of entries.entries()) {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(entry);
+    const host = m ? (m[1] ?? m[2]!) : '';
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || (!m[1] && !HOSTNAME.test(host)) || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} ${JSON.stringify(entry)} is not host:port (e.g. 10.0.0.5:7000,10.0.0.6:7000)` });
+      continue;
+    }
+    nodes.push({ host, port });
+  }
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    const key = `${n.host}:${n.port}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', message: `${key} is listed twice` });
+    seen.add(key);
+  }
+  return nodes;
+});
+
 const EnvSchema = z.object({
   PORT: intFromEnv(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -16,6 +47,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /** Redis Cluster seed nodes; when set, every connection is a cluster connection and REDIS_URL is not used. */
+  REDIS_CLUSTER_NODES: clusterNodesFromEnv.optional(),
+  /** Replicas that must hold a document write, deletion or accepted ingest before it is acknowledged (Redis WAIT); 0 = the master's reply. */
+  REDIS_WAIT_REPLICAS: intFromEnv(0, 16).default(0),
+  /** How long an acknowledgement waits for those replicas; past it the write is reported as not acknowledged (jobs retry, requests answer 503). */
+  REDIS_WAIT_TIMEOUT_MS: intFromEnv(1, 60_000).default(2000),
   /** The API's bound on one Redis command: past it (Redis down, unreachable or hung) a request answers 503 with Retry-After. Workers wait instead. */
   REDIS_REQUEST_TIMEOUT_MS: intFromEnv(100, 600000).default(3000),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -87,10 +124,23 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Where the service's Redis is: one server, or a cluster reached through its seed nodes. */
+export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; nodes: ClusterNode[] };
+
+/** How many replicas must hold a write before the service acknowledges it; 0 = the master's reply is enough. */
+export interface ReplicaAck {
+  replicas: number;
+  timeoutMs: number;
+}
+
 export interface Config extends Env {
   /** Absolute forms of the directory settings. */
   dataDir: string;
   modelsDir: string;
+  /** REDIS_CLUSTER_NODES when set, else REDIS_URL. */
+  redis: RedisTarget;
+  /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS. */
+  replicaAck: ReplicaAck;
 }
 
 export class ConfigError extends DomainError {
@@ -117,5 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.CHUNK_MAX_TOKENS < e.CHUNK_TOKENS) {
     throw new ConfigError([`CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS}: must be >= CHUNK_TOKENS (${e.CHUNK_TOKENS})`]);
   }
-  return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR) };
+  const redis: RedisTarget = e.REDIS_CLUSTER_NODES ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES } : { kind: 'single', url: e.REDIS_URL };
+  const replicaAck: ReplicaAck = { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS };
+  return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR), redis, replicaAck };
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from '../infra/config.js';
 import { componentLogger } from '../infra/logger.js';
-import { ensureRedis, RedisUnavailableError } from '../infra/redis.js';
+import { ensureRedis, redisHealth, RedisUnavailableError } from '../infra/redis.js';
 import { closeContext, createContext } from './bootstrap.js';
 import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
@@ -19,7 +19,7 @@ const log = componentLogger('main');
 async function main(): Promise<void> {
   const config = loadConfig();
   assertWritableDir(config.dataDir, 'DATA_DIR');
-  const redis = await ensureRedis(config.REDIS_URL, config.dataDir);
+  const redis = await ensureRedis(config.redis, config.dataDir);
   const embedder = await openEmbedder(config);
   // Requests fail fast (503) when Redis cannot answer; the worker child keeps its own waiting connections.
   const ctx = createContext(config, embedder, 'serving');
@@ -40,8 +40,9 @@ async function main(): Promise<void> {
     metrics: observability.metrics,
     admin: observability.admin,
     readiness: [
-      // Bounded: while Redis is away, commands queue until it returns, and a probe must answer now.
-      { name: 'redis', check: async () => ctx.redis.status === 'ready' && (await within(ctx.redis.ping(), 1000, 'timeout')) === 'PONG' },
+      // Bounded: while Redis is away (or a cluster fails over), commands wait for it, and a probe must answer now.
+      // On a cluster: cluster_state, slots served, and whether every master this process routes to answers.
+      { name: 'redis', check: () => within(redisHealth(ctx.redis), 1500, { ready: false, mode: config.redis.kind, error: 'no answer within 1.5 s' }) },
       // Ready once the generator has loaded or is known to be missing (then ask answers 503 and says why).
       { name: 'generator', check: async () => generator.state.state !== 'loading' },
       ...(supervisor ? [{ name: 'workers', check: async () => supervisor.alive }] : []),

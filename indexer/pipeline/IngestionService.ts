@@ -1,8 +1,9 @@
 import { FlowProducer, Job, Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
-import { releaseConnection } from '../../infra/redis.js';
+import type { ReplicaAck } from '../../infra/config.js';
+import { awaitReplicas, isRedisClient, NO_REPLICA_ACK, releaseConnection } from '../../infra/redis.js';
 import { assertSameEmbedder, type EmbedderIdentity } from '../embedding/Embedder.js';
 import type { DocumentStore } from '../store/DocumentStore.js';
-import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
+import { documentContentHash, ingestJobId, jobOptions, QUEUE_PREFIX, QUEUES, type IngestJobData, type IndexStepResult, type QueueConnection } from './jobs.js';
 
 export interface NewDocument {
   id: string;
@@ -52,16 +53,18 @@ export class IngestionService {
   private events: { events: QueueEvents; connection: ConnectionOptions } | undefined;
 
   constructor(
-    private readonly connection: ConnectionOptions,
+    private readonly queueOptions: QueueConnection,
     private readonly store: DocumentStore,
     private readonly attempts: number,
+    /** Replicas that must hold an accepted flow before submit returns (REDIS_WAIT_REPLICAS). */
+    private readonly replicaAck: ReplicaAck = NO_REPLICA_ACK,
   ) {
-    this.flows = new FlowProducer({ connection });
+    this.flows = new FlowProducer(queueOptions);
     this.queues = {
-      chunk: new Queue(QUEUES.chunk, { connection }),
-      embed: new Queue(QUEUES.embed, { connection }),
-      index: new Queue(QUEUES.index, { connection }),
-      prefill: new Queue(QUEUES.prefill, { connection }),
+      chunk: new Queue(QUEUES.chunk, queueOptions),
+      embed: new Queue(QUEUES.embed, queueOptions),
+      index: new Queue(QUEUES.index, queueOptions),
+      prefill: new Queue(QUEUES.prefill, queueOptions),
     };
   }
 
@@ -114,6 +117,9 @@ export class IngestionService {
         },
       ],
     });
+    // Accepted means durable: the flow's keys (one slot, the queue prefix's hash tag) are on the replicas.
+    const conn = this.queueOptions.connection;
+    if (isRedisClient(conn)) await awaitReplicas(conn, `${QUEUE_PREFIX}:${QUEUES.index}:id`, this.replicaAck);
     return { jobId, alreadyStored: false };
   }
 
@@ -188,9 +194,9 @@ export class IngestionService {
   private queueEvents(): QueueEvents {
     if (!this.events) {
       // QueueEvents blocks on its connection, so it gets a dedicated one.
-      const c = this.connection as { duplicate?: () => ConnectionOptions };
-      const connection = typeof c.duplicate === 'function' ? c.duplicate() : this.connection;
-      this.events = { events: new QueueEvents(QUEUES.index, { connection }), connection };
+      const c = this.queueOptions.connection as { duplicate?: () => ConnectionOptions };
+      const connection = typeof c.duplicate === 'function' ? c.duplicate() : this.queueOptions.connection;
+      this.events = { events: new QueueEvents(QUEUES.index, { ...this.queueOptions, connection }), connection };
       // Every waiting job listens for the queue's 'closing' event.
       this.queues.index.setMaxListeners(WAIT_WINDOW + 16);
     }
@@ -200,10 +206,10 @@ export class IngestionService {
   async close(): Promise<void> {
     if (this.events) {
       await this.events.events.close();
-      if (this.events.connection !== this.connection) releaseConnection(this.events.connection);
+      if (this.events.connection !== this.queueOptions.connection) releaseConnection(this.events.connection);
     }
     await this.flows.close();
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
-    releaseConnection(this.connection);
+    releaseConnection(this.queueOptions.connection);
   }
 }

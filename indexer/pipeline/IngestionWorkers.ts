@@ -1,15 +1,14 @@
 import os from 'node:os';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Worker, type Job } from 'bullmq';
 import type { Config } from '../../infra/config.js';
-import { createRedis } from '../../infra/redis.js';
+import { createRedis, type RedisClient } from '../../infra/redis.js';
 import { EmbedBatcher } from './EmbedBatcher.js';
 import { componentLogger } from '../../infra/logger.js';
 import type { Embedder } from '../embedding/Embedder.js';
 import { runChunkStep } from './ChunkStep.js';
 import { runEmbedStep } from './EmbedStep.js';
 import { runIndexStep, type AfterIndexHook } from './IndexStep.js';
-import { QUEUES, type ChunkStepResult, type EmbedStepResult, type IngestJobData } from './jobs.js';
+import { queueOptions, QUEUES, type ChunkStepResult, type EmbedStepResult, type IngestJobData, type QueueConnection } from './jobs.js';
 import type { DocumentStore } from '../store/DocumentStore.js';
 import { HeuristicTokenCounter, type TokenCounter } from '../text/Chunker.js';
 import { jobLogger } from '../../infra/jobLog.js';
@@ -17,7 +16,7 @@ import { jobLogger } from '../../infra/jobLog.js';
 const log = componentLogger('ingest-workers');
 
 export interface IngestionWorkerDeps {
-  connection: ConnectionOptions;
+  queueOptions: QueueConnection;
   store: DocumentStore;
   /** Should batch concurrent calls (EmbedBatcher) and run the model off this thread. */
   embedder: Embedder;
@@ -41,7 +40,7 @@ async function onlyChildValue<T>(job: Job): Promise<T> {
  */
 export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
   const common = {
-    connection: deps.connection,
+    ...deps.queueOptions,
     lockDuration: deps.lockDurationMs,
     stalledInterval: Math.max(1000, Math.floor(deps.lockDurationMs / 2)),
     maxStalledCount: 3,
@@ -85,33 +84,31 @@ export function startIngestionWorkers(deps: IngestionWorkerDeps): Worker[] {
  */
 export const EMBED_BATCHING = { maxBatch: 64, maxWaitMs: 25 } as const;
 
-const HEARTBEAT_PREFIX = 'rag:ingest-workers:';
+/** Live ingestion workers: a sorted set of `host:pid` scored by when each announcement expires. */
+export const HEARTBEAT_KEY = 'rag:ingest-workers';
+const HEARTBEAT_TTL_MS = 30_000;
 
 /**
  * Announces live ingestion workers in this Redis database (BullMQ's own worker count spans every
- * database of a server, so it cannot tell whether anyone serves this one).
+ * database of a server, so it cannot tell whether anyone serves this one). One key rather than a key
+ * per worker: counting needs no SCAN, which a cluster would have to run on every master.
  */
-export function startHeartbeat(redis: Redis): () => Promise<void> {
-  const key = `${HEARTBEAT_PREFIX}${os.hostname()}:${process.pid}`;
-  const beat = () => redis.set(key, String(Date.now()), 'EX', 30).catch(() => undefined);
+export function startHeartbeat(redis: RedisClient): () => Promise<void> {
+  const member = `${os.hostname()}:${process.pid}`;
+  const beat = () => redis.zadd(HEARTBEAT_KEY, Date.now() + HEARTBEAT_TTL_MS, member).catch(() => undefined);
   void beat();
   const timer = setInterval(beat, 10_000);
   timer.unref();
   return async () => {
     clearInterval(timer);
-    await redis.del(key).catch(() => undefined);
+    await redis.zrem(HEARTBEAT_KEY, member).catch(() => undefined);
   };
 }
 
-export async function liveIngestionWorkers(redis: Redis): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${HEARTBEAT_PREFIX}*`, 'COUNT', 1000);
-    cursor = next;
-    n += found.length;
-  } while (cursor !== '0');
-  return n;
+export async function liveIngestionWorkers(redis: RedisClient): Promise<number> {
+  const now = Date.now();
+  await redis.zremrangebyscore(HEARTBEAT_KEY, '-inf', now);
+  return redis.zcount(HEARTBEAT_KEY, now, '+inf');
 }
 
 export interface IngestionPipelineWorkers {
@@ -123,14 +120,14 @@ export interface IngestionPipelineWorkers {
 export function startConfiguredIngestionWorkers(
   config: Config,
   store: DocumentStore,
-  redis: Redis,
+  redis: RedisClient,
   embedder: Embedder,
   extra: { afterIndex?: AfterIndexHook } = {},
 ): IngestionPipelineWorkers {
   // BullMQ does not close a connection it is given: close() below does.
-  const connection = createRedis(config.REDIS_URL);
+  const connection = createRedis(config.redis);
   const workers = startIngestionWorkers({
-    connection,
+    queueOptions: queueOptions(connection),
     store,
     embedder: new EmbedBatcher(embedder, EMBED_BATCHING),
     counter: new HeuristicTokenCounter(),

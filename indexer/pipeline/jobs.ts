@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DefaultJobOptions } from 'bullmq';
+import type { ConnectionOptions, DefaultJobOptions, KeyPrefixOptions, QueueBaseOptions } from 'bullmq';
 import type { DocumentInput, StoredChunk } from '../store/types.js';
 
 /**
@@ -9,6 +9,20 @@ import type { DocumentInput, StoredChunk } from '../store/types.js';
  */
 export const QUEUES = { chunk: 'rag-chunk', embed: 'rag-embed', index: 'rag-index', prefill: 'rag-prefill' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/**
+ * BullMQ's key prefix for every queue: a Redis Cluster hash tag, so all of a queue's keys and a flow's parent
+ * and children (which live in different queues and are updated by one Lua script) share one slot. One tag for
+ * all queues puts the queue traffic on one cluster shard; documents, chunks and vectors spread by collection.
+ */
+export const QUEUE_PREFIX = '{rag}';
+
+/** Connection and key prefix: what every Queue, Worker and FlowProducer of the service is built with. */
+export type QueueConnection = QueueBaseOptions & Required<KeyPrefixOptions>;
+
+export function queueOptions(connection: ConnectionOptions): QueueConnection {
+  return { connection, prefix: QUEUE_PREFIX };
+}
 
 export interface IngestJobData {
   collection: string;

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { ReplicaAck } from '../../infra/config.js';
+import { awaitReplicas, NO_REPLICA_ACK, type RedisClient } from '../../infra/redis.js';
 import { EmbedderMismatchError } from '../embedding/Embedder.js';
 import { keys } from './keys.js';
 import { APPLY_DOCUMENT, DELETE_DOCUMENT } from './scripts.js';
@@ -32,7 +33,11 @@ function bytesToVector(b: Buffer): Float32Array {
  * through Lua scripts so a document's chunks, the change log and the counters move together.
  */
 export class DocumentStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: RedisClient,
+    /** Replicas that must hold a document write or deletion before it returns (REDIS_WAIT_REPLICAS). */
+    private readonly replicaAck: ReplicaAck = NO_REPLICA_ACK,
+  ) {}
 
   nextVersion(collection: string): Promise<number> {
     return this.redis.incr(keys.versionCounter(collection));
@@ -92,7 +97,6 @@ export class DocumentStore {
       keys.chunks(c),
       keys.log(c),
       keys.meta(c),
-      keys.collections(),
       ...chunks.map((x) => keys.chunk(c, x.chunk.id)),
     ];
     const args: (string | Buffer | number)[] = [
@@ -101,7 +105,6 @@ export class DocumentStore {
       doc.text,
       embedder.id,
       embedder.dim,
-      c,
       Date.now(),
       keys.chunk(c, ''),
       chunks.length,
@@ -113,6 +116,14 @@ export class DocumentStore {
     }
     const res = (await this.redis.eval(APPLY_DOCUMENT, keyList.length, ...keyList, ...args)) as [number, string, number | string | undefined, number?];
     if (res[0] === -1) throw new EmbedderMismatchError({ id: res[1], dim: Number(res[2]) }, embedder, c);
+    // The collections set is cluster-wide (no hash tag), so it is written outside the script, after it: a write
+    // refused as deleted never lists a collection, and a crash in between is repaired by the job's retry (which
+    // finds its own version stored: current).
+    if (res[0] === 1 || res[1] !== 'deleted') {
+      await this.redis.sadd(keys.collections(), c);
+      // On a retry (current), the earlier attempt's write is confirmed here before the job may complete.
+      await awaitReplicas(this.redis, keys.docs(c), this.replicaAck);
+    }
     if (res[0] === 0) return { applied: false, reason: res[1] as 'current' | 'stale' | 'deleted' };
     return { applied: true, added: Number(res[2]), removed: Number(res[3]) };
   }
@@ -120,6 +131,7 @@ export class DocumentStore {
   async deleteDocument(collection: string, id: string): Promise<boolean> {
     const k = [keys.doc(collection, id), keys.tombstone(collection, id), keys.docs(collection), keys.chunks(collection), keys.log(collection), keys.versionCounter(collection)];
     const res = await this.redis.eval(DELETE_DOCUMENT, k.length, ...k, keys.chunk(collection, ''), id);
+    await awaitReplicas(this.redis, keys.docs(collection), this.replicaAck);
     return Number(res) === 1;
   }
 

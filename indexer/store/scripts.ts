@@ -1,14 +1,16 @@
 // Lua scripts run atomically inside Redis (kept as strings so the compiled package needs no extra files).
+// Each touches only keys of one collection, which share the `{collection}` hash tag and so one Redis Cluster
+// slot (keys built from a prefix argument included); cluster-wide keys are written outside the scripts.
 
 export const APPLY_DOCUMENT = String.raw`
 -- Atomically replace a document's chunks. Idempotent: an older or equal version, or a version at or
 -- below the document's deletion tombstone, changes nothing, so retried or duplicated jobs are harmless.
 -- An equal version answers 'current' (this very write was applied before, e.g. by an attempt that then
 -- died), an older one 'stale', so a retry can still finish what follows the write.
--- KEYS: 1 doc, 2 tombstone, 3 docs zset, 4 chunks set, 5 log stream, 6 collection meta, 7 collections set,
---       8.. chunk keys of the NEW chunk list (same order as the chunk ARGV triples)
+-- KEYS: 1 doc, 2 tombstone, 3 docs zset, 4 chunks set, 5 log stream, 6 collection meta,
+--       7.. chunk keys of the NEW chunk list (same order as the chunk ARGV triples)
 -- ARGV: 1 version, 2 doc meta json (chunkIds filled), 3 doc text, 4 embedder id, 5 embedder dim,
---       6 collection name, 7 now ms, 8 chunk key prefix, 9 new chunk count n, 10 document id,
+--       6 now ms, 7 chunk key prefix, 8 new chunk count n, 9 document id,
 --       then n triples: chunk id, chunk json, vector bytes
 local version = tonumber(ARGV[1])
 local tomb = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -30,19 +32,18 @@ if emb then
     return {-1, e.id, tostring(e.dim)}
   end
 else
-  redis.call('HSET', KEYS[6], 'embedder', cjson.encode({id = ARGV[4], dim = tonumber(ARGV[5])}), 'createdAt', ARGV[7])
+  redis.call('HSET', KEYS[6], 'embedder', cjson.encode({id = ARGV[4], dim = tonumber(ARGV[5])}), 'createdAt', ARGV[6])
 end
-redis.call('SADD', KEYS[7], ARGV[6])
 
-local n = tonumber(ARGV[9])
+local n = tonumber(ARGV[8])
 local newIds = {}
 local added, removed = 0, 0
 for i = 1, n do
-  local base = 10 + (i - 1) * 3
+  local base = 9 + (i - 1) * 3
   local id = ARGV[base + 1]
   newIds[id] = true
   if not oldIds[id] then
-    redis.call('HSET', KEYS[7 + i], 'meta', ARGV[base + 2], 'vec', ARGV[base + 3])
+    redis.call('HSET', KEYS[6 + i], 'meta', ARGV[base + 2], 'vec', ARGV[base + 3])
     redis.call('SADD', KEYS[4], id)
     redis.call('XADD', KEYS[5], '*', 'op', 'add', 'chunk', id)
     added = added + 1
@@ -50,14 +51,14 @@ for i = 1, n do
 end
 for id, _ in pairs(oldIds) do
   if not newIds[id] then
-    redis.call('DEL', ARGV[8] .. id)
+    redis.call('DEL', ARGV[7] .. id)
     redis.call('SREM', KEYS[4], id)
     redis.call('XADD', KEYS[5], '*', 'op', 'del', 'chunk', id)
     removed = removed + 1
   end
 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'text', ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[7], ARGV[10])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[9])
 return {1, 'applied', added, removed}
 `;
 

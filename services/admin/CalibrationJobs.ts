@@ -1,13 +1,13 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
-import { jobOptions } from '../../indexer/pipeline/jobs.js';
+import { Queue } from 'bullmq';
+import { jobOptions, type QueueConnection } from '../../indexer/pipeline/jobs.js';
 import { CALIBRATE_QUEUE, type CalibrationJobData } from '../workers/CalibrationWorker.js';
 
 /** The API side of recalibration: enqueue a `rag-calibrate` job for the worker process. */
 export class CalibrationJobs {
   readonly queue: Queue<CalibrationJobData>;
 
-  constructor(connection: ConnectionOptions) {
-    this.queue = new Queue<CalibrationJobData>(CALIBRATE_QUEUE, { connection });
+  constructor(queueOptions: QueueConnection) {
+    this.queue = new Queue<CalibrationJobData>(CALIBRATE_QUEUE, queueOptions);
   }
 
   async enqueue(data: CalibrationJobData): Promise<string> {

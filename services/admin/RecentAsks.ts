@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { PREFIX } from '../../indexer/store/keys.js';
 import type { AskRequest, AskResponse } from '../ask/AskService.js';
 
@@ -26,7 +26,7 @@ export interface RecentAsk {
 /** The last answered questions, newest first, in a capped Redis list shared by every API process. */
 export class RecentAsks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly capacity = 200,
     private readonly key = RECENT_ASKS_KEY,
   ) {}

@@ -1,7 +1,7 @@
 import { ServiceMetrics } from '../../infra/metrics.js';
 import { releaseConnection } from '../../infra/redis.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
-import { bullConnection } from '../bootstrap.js';
+import { bullQueueOptions } from '../bootstrap.js';
 import type { ServiceContext } from '../context.js';
 import type { AskService } from '../ask/AskService.js';
 import type { AskAdmission } from '../http/askAdmission.js';
@@ -17,8 +17,8 @@ import { RecentAsks } from './RecentAsks.js';
 export function createObservability(ctx: ServiceContext, generator?: GeneratorHandle, ask?: AskService, admission?: AskAdmission): { metrics: ServiceMetrics; admin: AdminDashboard; close: () => Promise<void> } {
   const recent = new RecentAsks(ctx.redis);
   // Used by dashboard requests only, so bounded like every request-serving connection.
-  const connection = bullConnection(ctx.config, 'serving');
-  const calibration = new CalibrationJobs(connection);
+  const queueOptions = bullQueueOptions(ctx.config, 'serving');
+  const calibration = new CalibrationJobs(queueOptions);
   const admin = new AdminDashboard(ctx, recent, calibration, ProfileStore.forDataDir(ctx.config.dataDir), generator);
   const metrics = new ServiceMetrics({
     queueCounts: () => admin.inspector.depths(),
@@ -36,7 +36,7 @@ export function createObservability(ctx: ServiceContext, generator?: GeneratorHa
     admin,
     close: async () => {
       await calibration.close();
-      releaseConnection(connection);
+      releaseConnection(queueOptions.connection);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { PREFIX } from '../../indexer/store/keys.js';
 
 /** What a key may do. `admin` implies `ingest`, which implies `ask`. */
@@ -39,7 +39,7 @@ export class ApiKeyStore {
   private readonly bootstrapHash: Buffer | null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     bootstrapAdminKey?: string,
   ) {
     this.bootstrapHash = bootstrapAdminKey ? sha256(bootstrapAdminKey) : null;

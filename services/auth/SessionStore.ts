@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { PREFIX } from '../../indexer/store/keys.js';
 import type { Principal } from './ApiKeyStore.js';
 
@@ -8,7 +8,7 @@ export const SESSION_COOKIE = 'rag_session';
 /** Dashboard sessions: an opaque random id in an HttpOnly cookie, the principal in Redis with a TTL. */
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly ttlSeconds = 12 * 3600,
   ) {}
 

@@ -22,7 +22,8 @@ import { AskAdmission } from './askAdmission.js';
 
 export interface ReadinessCheck {
   name: string;
-  check: () => Promise<boolean>;
+  /** A verdict, or a verdict with details that /readyz shows under `details.<name>` (e.g. the Redis Cluster's state). */
+  check: () => Promise<boolean | { ready: boolean }>;
 }
 
 /** The HTTP API. Routers are mounted per area; every error leaves as JSON `{error: {code, message, field?}}`. */
@@ -59,17 +60,21 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    const details: Record<string, unknown> = {};
     const results = await Promise.all(
       readiness.map(async (r) => {
         try {
-          return [r.name, await r.check()] as const;
+          const verdict = await r.check();
+          if (typeof verdict === 'boolean') return [r.name, verdict] as const;
+          details[r.name] = verdict;
+          return [r.name, verdict.ready] as const;
         } catch {
           return [r.name, false] as const;
         }
       }),
     );
     const ok = results.every(([, v]) => v);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready', checks: Object.fromEntries(results) });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready', checks: Object.fromEntries(results), details });
   });
 
   const api = express.Router();

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { componentLogger } from '../../infra/logger.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
@@ -31,7 +31,7 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
  * so waiting again in the handler would only double the wait); any other limiter fault lets the request
  * through (logged).
  */
-export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
+export function rateLimiter(redis: RedisClient, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
     points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false }) : null;
   const all = make(opts.requests, 'rag:ratelimit:all');

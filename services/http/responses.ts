@@ -15,7 +15,23 @@ export const ErrorResponse = z
   .meta({ id: 'Error', description: 'Every error: a code, a message naming the offending field, and the field.' });
 
 export const Health = z.object({ status: z.literal('ok') });
-export const Readiness = z.object({ status: z.enum(['ready', 'not-ready']), checks: z.record(z.string(), z.boolean()) }).meta({ id: 'Readiness' });
+/** What /readyz says about Redis: its mode and, for a cluster, the cluster's own state and which masters answer. */
+const RedisHealth = z
+  .object({
+    ready: z.boolean(),
+    mode: z.enum(['single', 'cluster']),
+    state: z.string().optional().describe('cluster_state from CLUSTER INFO (ok or fail)'),
+    slotsOk: count.optional(),
+    clusterSize: count.optional().describe('masters serving slots, as the cluster counts them'),
+    masters: count.optional().describe('masters this process routes to'),
+    mastersReachable: count.optional().describe('of those, how many answered PING'),
+    error: z.string().optional(),
+  })
+  .meta({ id: 'RedisHealth' });
+
+export const Readiness = z
+  .object({ status: z.enum(['ready', 'not-ready']), checks: z.record(z.string(), z.boolean()), details: z.object({ redis: RedisHealth.optional() }) })
+  .meta({ id: 'Readiness' });
 
 export const IngestAccepted = z.object({ documentIds: z.array(z.string()), jobIds: z.array(z.string()) }).meta({ id: 'IngestAccepted' });
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
+import type { QueueConnection } from '../../indexer/pipeline/jobs.js';
 import type { Config } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
 import { openConfiguredQuestionPassRunner } from '../../ask/offlineQuestionPass.js';
@@ -41,7 +42,7 @@ export function defaultCalibrationData(): string {
  * taps for this job only, measures the basin over SQuAD prompts, saves the profile under DATA_DIR/profiles
  * (where API processes read it) and releases the model. One job at a time: a question pass uses every core.
  */
-export function startCalibrationWorker(connection: ConnectionOptions, config: Config, dataFile = defaultCalibrationData()): Worker<CalibrationJobData, CalibrationJobResult> {
+export function startCalibrationWorker(queueOptions: QueueConnection, config: Config, dataFile = defaultCalibrationData()): Worker<CalibrationJobData, CalibrationJobResult> {
   let dataset: Promise<SquadDataset> | null = null;
   const log = componentLogger('calibration');
   const worker = new Worker<CalibrationJobData, CalibrationJobResult>(
@@ -71,7 +72,7 @@ export function startCalibrationWorker(connection: ConnectionOptions, config: Co
         await release();
       }
     },
-    { connection, concurrency: 1, lockDuration: config.JOB_LOCK_MS },
+    { ...queueOptions, concurrency: 1, lockDuration: config.JOB_LOCK_MS },
   );
   worker.on('failed', (job, err) => (job ? jobLogger(log, job) : log).warn({ err: err.message }, 'calibration failed'));
   worker.on('error', (err) => log.error({ err: err.message }, 'calibration worker error'));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { componentLogger } from '../../infra/logger.js';
 import { keys } from '../../indexer/store/keys.js';
 import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
@@ -12,7 +12,7 @@ const log = componentLogger('snapshotter');
 const RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /** Releases a lock taken with SET NX under `token`; true when it was still ours. */
-export async function releaseLock(redis: Redis, key: string, token: string): Promise<boolean> {
+export async function releaseLock(redis: RedisClient, key: string, token: string): Promise<boolean> {
   return (await redis.eval(RELEASE_LOCK, 1, key, token)) === 1;
 }
 
@@ -26,7 +26,7 @@ export class IndexSnapshotter {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly store: DocumentStore,
     private readonly registry: IndexRegistry,
     private readonly root: string,

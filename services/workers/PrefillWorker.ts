@@ -1,10 +1,10 @@
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { componentLogger } from '../../infra/logger.js';
 import type { BlockSource } from '../../generator/BlockRenderer.js';
 import type { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
 import type { AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
 import { blockSourceOf } from '../../ask/Passage.js';
-import { jobOptions, QUEUES, sha256 } from '../../indexer/pipeline/jobs.js';
+import { jobOptions, QUEUES, sha256, type QueueConnection } from '../../indexer/pipeline/jobs.js';
 
 const log = componentLogger('prefill');
 
@@ -39,7 +39,7 @@ export function prefillHook(queue: Queue<PrefillJobData>, attempts: number): Aft
  * KV store's disk tier, which API processes on the same DATA_DIR read. One job at a time: a block
  * prefill already uses every core through onnxruntime.
  */
-export function startPrefillWorker(connection: ConnectionOptions, generator: BlockAttentionGenerator, lockDurationMs: number): Worker<PrefillJobData, PrefillResult> {
+export function startPrefillWorker(queueOptions: QueueConnection, generator: BlockAttentionGenerator, lockDurationMs: number): Worker<PrefillJobData, PrefillResult> {
   const worker = new Worker<PrefillJobData, PrefillResult>(
     QUEUES.prefill,
     async (job) => {
@@ -50,7 +50,7 @@ export function startPrefillWorker(connection: ConnectionOptions, generator: Blo
       }
       return { computed, cached: job.data.blocks.length - computed };
     },
-    { connection, concurrency: 1, lockDuration: lockDurationMs },
+    { ...queueOptions, concurrency: 1, lockDuration: lockDurationMs },
   );
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, err: err.message }, 'prefill failed'));
   return worker;

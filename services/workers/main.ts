@@ -1,6 +1,6 @@
 import { loadConfig, ConfigError } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
-import { bullConnection, closeContext, createContext, snapshotRoot } from '../bootstrap.js';
+import { bullQueueOptions, closeContext, createContext, snapshotRoot } from '../bootstrap.js';
 import { openEmbedder } from '../embedder.js';
 import { Queue, type Worker } from 'bullmq';
 import { QUEUES } from '../../indexer/pipeline/jobs.js';
@@ -9,7 +9,8 @@ import { startConfiguredIngestionWorkers } from '../../indexer/pipeline/Ingestio
 import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
 import { startCalibrationWorker } from './CalibrationWorker.js';
-import { redisAnswers } from '../../infra/redis.js';
+import { describeRedisTarget, probeRedis } from '../../infra/redis.js';
+import type { RedisTarget } from '../../infra/config.js';
 import { assertWritableDir, within } from '../lifecycle.js';
 
 const log = componentLogger('worker-main');
@@ -18,20 +19,20 @@ const log = componentLogger('worker-main');
 async function main(): Promise<void> {
   const config = loadConfig();
   assertWritableDir(config.dataDir, 'DATA_DIR');
-  await waitForRedis(config.REDIS_URL, 30_000);
+  await waitForRedis(config.redis, 30_000);
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   // Block prefill runs only when a generator model is available here; ingestion never waits for it.
   const generator = config.PREFILL_ON_INGEST ? new GeneratorHandle(config, loadWithoutTaps) : null;
   const generatorState = generator ? await generator.loaded : null;
-  const prefillQueue = new Queue<PrefillJobData>(QUEUES.prefill, { connection: bullConnection(config) });
+  const prefillQueue = new Queue<PrefillJobData>(QUEUES.prefill, bullQueueOptions(config));
   const ingestion = startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder, {
     afterIndex: generatorState?.state === 'ready' ? prefillHook(prefillQueue, config.JOB_ATTEMPTS) : undefined,
   });
   const workers: Worker[] = [...ingestion.workers];
-  if (generatorState?.state === 'ready') workers.push(startPrefillWorker(bullConnection(config), generatorState.generator, config.JOB_LOCK_MS));
+  if (generatorState?.state === 'ready') workers.push(startPrefillWorker(bullQueueOptions(config), generatorState.generator, config.JOB_LOCK_MS));
   // Recalibration from the dashboard: loads a tapped model only while a job runs.
-  workers.push(startCalibrationWorker(bullConnection(config), config));
+  workers.push(startCalibrationWorker(bullQueueOptions(config), config));
   const snapshotter = new IndexSnapshotter(ctx.redis, ctx.store, ctx.registry, snapshotRoot(config), config.SNAPSHOT_INTERVAL_MS);
   snapshotter.start();
   log.info({ embedder: embedder.id, queues: workers.map((w) => w.name) }, 'workers started');
@@ -65,10 +66,14 @@ async function main(): Promise<void> {
 }
 
 /** Workers have nothing to do without Redis: wait for it briefly (it may be starting alongside), then stop with a clear message. */
-async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+async function waitForRedis(target: RedisTarget, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!(await redisAnswers(url))) {
-    if (Date.now() > end) throw new ConfigError([`REDIS_URL=${JSON.stringify(url)}: Redis did not answer within ${timeoutMs / 1000} s; start Redis or point REDIS_URL at a reachable server`]);
+  for (;;) {
+    const probe = await probeRedis(target);
+    if (probe.ok) return;
+    if (Date.now() > end) {
+      throw new ConfigError([`${describeRedisTarget(target)}: Redis did not answer within ${timeoutMs / 1000} s (${probe.reason}); start Redis or point the setting at a reachable server`]);
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES } from '../../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../support/http.js';
 import { spawnService, type Spawned } from '../support/processes.js';
 import { OwnRedis } from './ownRedis.js';
@@ -157,7 +157,7 @@ async function send(c: Case): Promise<{ status: number; body: any; headers: Head
 }
 
 async function chunkJobCount(): Promise<number> {
-  const q = new Queue(QUEUES.chunk, { connection: redis });
+  const q = new Queue(QUEUES.chunk, queueOptions(redis));
   try {
     return Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0);
   } finally {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES } from '../../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../../indexer/pipeline/jobs.js';
 import { ApiClient } from '../support/http.js';
 import { spawnService, waitUntil, type Spawned } from '../support/processes.js';
 import { OwnRedis } from './ownRedis.js';
@@ -62,7 +62,7 @@ it('a corrupt KV block file and a corrupt index snapshot are detected and rebuil
   let client = await startApi();
   const res = await client.post(`/v1/collections/${C}/documents`, { documents: shortDocuments(DOCS) });
   await waitForJobs(client, res.body.jobIds, 120_000);
-  const prefill = new Queue(QUEUES.prefill, { connection: redis });
+  const prefill = new Queue(QUEUES.prefill, queueOptions(redis));
   await waitUntil(async () => (await prefill.getJobCounts('completed')).completed === DOCS, 120_000, 'prefill of every document');
   await prefill.close();
   await waitUntil(async () => fs.existsSync(path.join(env.DATA_DIR!, 'indexes', C, 'CURRENT')) && snapshotPointer().chunks === DOCS, 60_000, 'an index snapshot');

@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { freePort } from '../../infra/localProcesses.js';
 import { DIST, TEST_REDIS_BASE, tempDir } from '../support/processes.js';
 
 /** Run an entry point to its exit; it must not get as far as listening. */
@@ -49,5 +50,24 @@ describe('start-up fails fast, naming the problem', () => {
     const r = await runToExit('services/main.js', { REDIS_URL: 'redis://192.0.2.1:6379', DATA_DIR: tempDir('startup') });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Redis does not answer at redis:\/\/192\.0\.2\.1:6379/);
+  });
+
+  it.each(['services/main.js', 'services/workers/main.js'])('%s: a malformed REDIS_CLUSTER_NODES names the bad entry', async (entry) => {
+    const r = await runToExit(entry, { REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('REDIS_CLUSTER_NODES="127.0.0.1:7000,127.0.0.1": entry 2 "127.0.0.1" is not host:port');
+  });
+
+  it('the API: cluster nodes where nothing listens, and a Redis that is not a cluster node; no embedded Redis is started', async () => {
+    const port = await freePort();
+    const none = await runToExit('services/main.js', { REDIS_CLUSTER_NODES: `127.0.0.1:${port}`, DATA_DIR: tempDir('startup') });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`Redis Cluster is not usable at REDIS_CLUSTER_NODES="127.0.0.1:${port}"`);
+    const plain = new URL(TEST_REDIS_BASE);
+    const dataDir = tempDir('startup');
+    const notCluster = await runToExit('services/main.js', { REDIS_CLUSTER_NODES: `${plain.hostname}:${plain.port || 6379}`, DATA_DIR: dataDir });
+    expect(notCluster.code).toBe(2);
+    expect(notCluster.stderr).toMatch(/Redis Cluster is not usable at .*cluster support disabled/);
+    expect(fs.existsSync(path.join(dataDir, 'redis'))).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { keys } from '../../indexer/store/keys.js';
+import type { RedisClient } from '../../infra/redis.js';
 import { buildTestModel } from '../../model/builder/buildTestModel.js';
 import { ApiClient } from '../support/http.js';
 import { tempDir, waitUntil } from '../support/processes.js';
@@ -40,6 +42,22 @@ export function shortDocuments(n: number, prefix = 'd'): { id: string; title: st
 
 /** One HTTP job wait for every test (moved to the shared client module). */
 export { waitForJobs } from '../support/http.js';
+
+/**
+ * Every document of a collection indexed exactly once: `documents` stored, and one 'add' per chunk in the change
+ * log, no duplicates, no deletes. Returns the chunk count.
+ */
+export async function expectIndexedOnce(redis: RedisClient, collection: string, documents: number): Promise<number> {
+  expect(await redis.zcard(keys.docs(collection))).toBe(documents);
+  const chunkCount = await redis.scard(keys.chunks(collection));
+  expect(chunkCount).toBeGreaterThanOrEqual(documents);
+  const log = await redis.xrange(keys.log(collection), '-', '+');
+  const adds = log.filter(([, f]) => f[1] === 'add').map(([, f]) => f[3]);
+  expect(adds).toHaveLength(chunkCount);
+  expect(new Set(adds).size).toBe(chunkCount);
+  expect(log.some(([, f]) => f[1] === 'del')).toBe(false);
+  return chunkCount;
+}
 
 export interface StoredState {
   documents: number;

@@ -3,7 +3,7 @@ import { keys } from '../../indexer/store/keys.js';
 import { ApiClient } from '../support/http.js';
 import { spawnService, waitUntil, type Spawned } from '../support/processes.js';
 import { OwnRedis } from './ownRedis.js';
-import { buildHardeningModels, shortDocuments, stackEnv, waitForJobs } from './support.js';
+import { buildHardeningModels, expectIndexedOnce, shortDocuments, stackEnv, waitForJobs } from './support.js';
 
 const C = 'crash1k';
 const N = 1000;
@@ -58,15 +58,8 @@ it('workers stopped with SIGTERM and killed with SIGKILL mid-ingestion of 1,000 
   worker = await spawnService('services/workers/main.js', env, 'ready');
   try {
     await waitForJobs(client, jobIds, 400_000);
-    expect(await indexed()).toBe(N);
-    const chunkCount = await redis.scard(keys.chunks(C));
-    expect(chunkCount).toBeGreaterThanOrEqual(N);
-    const log = await redis.xrange(keys.log(C), '-', '+');
-    const adds = log.filter(([, f]) => f[1] === 'add').map(([, f]) => f[3]);
     // Exactly once: one 'add' per chunk in the change log, no deletes, no duplicates.
-    expect(adds).toHaveLength(chunkCount);
-    expect(new Set(adds).size).toBe(chunkCount);
-    expect(log.some(([, f]) => f[1] === 'del')).toBe(false);
+    const chunkCount = await expectIndexedOnce(redis, C, N);
     expect(new Set(await redis.zrange(keys.docs(C), '0', '-1'))).toEqual(new Set(docs.map((d) => d.id)));
     // Each stored document holds the text that was sent.
     for (const i of [0, 499, 999]) {

@@ -33,4 +33,38 @@ describe('loadConfig', () => {
     expect(msg).toMatch(/ADMIN_API_KEY/);
     expect((err as ConfigError).problems).toHaveLength(3);
   });
+
+  it('uses REDIS_URL unless REDIS_CLUSTER_NODES is set, which makes the target a cluster', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://10.0.0.9:6380' }).redis).toEqual({ kind: 'single', url: 'redis://10.0.0.9:6380' });
+    const c = loadConfig({ REDIS_URL: 'redis://ignored:1', REDIS_CLUSTER_NODES: '10.0.0.5:7000, redis-node-2:7001,[::1]:7002' });
+    expect(c.redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.5', port: 7000 },
+        { host: 'redis-node-2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+    });
+    expect(c.replicaAck).toEqual({ replicas: 0, timeoutMs: 2000 });
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500' }).replicaAck).toEqual({ replicas: 1, timeoutMs: 500 });
+  });
+
+  it('names each bad entry of REDIS_CLUSTER_NODES', () => {
+    let err: unknown;
+    try {
+      loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1,bad host:7001,127.0.0.1:70000,,127.0.0.1:7000' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems.every((p) => p.startsWith('REDIS_CLUSTER_NODES="127.0.0.1:7000,127.0.0.1,'))).toBe(true);
+    expect(problems.map((p) => p.slice(p.indexOf('": ') + 3))).toEqual([
+      'entry 2 "127.0.0.1" is not host:port (e.g. 10.0.0.5:7000,10.0.0.6:7000)',
+      'entry 3 "bad host:7001" is not host:port (e.g. 10.0.0.5:7000,10.0.0.6:7000)',
+      'entry 4 "127.0.0.1:70000" is not host:port (e.g. 10.0.0.5:7000,10.0.0.6:7000)',
+      'entry 5 "" is not host:port (e.g. 10.0.0.5:7000,10.0.0.6:7000)',
+      '127.0.0.1:7000 is listed twice',
+    ]);
+  });
 });

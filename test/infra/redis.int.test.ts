@@ -10,16 +10,17 @@ describe('ensureRedis: the embedded Redis of `npm start`', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'embedded-redis-'));
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
-    expect(await redisAnswers(url)).toBe(false);
+    const target = { kind: 'single', url } as const;
+    expect(await redisAnswers(target)).toBe(false);
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
-      expect(await ensureRedis(url, dataDir)).toEqual({ embedded: true });
+      expect(await ensureRedis(target, dataDir)).toEqual({ embedded: true });
       await client.connect();
       expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
       expect(await client.config('GET', 'dir')).toEqual(['dir', fs.realpathSync(path.join(dataDir, 'redis'))]);
       expect(fs.existsSync(path.join(dataDir, 'redis', 'redis.log'))).toBe(true);
       // Already answering: nothing is started.
-      expect(await ensureRedis(url, dataDir)).toEqual({ embedded: false });
+      expect(await ensureRedis(target, dataDir)).toEqual({ embedded: false });
     } finally {
       await client.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
       client.disconnect();
@@ -28,6 +29,6 @@ describe('ensureRedis: the embedded Redis of `npm start`', () => {
   }, 30_000);
 
   it('does not start one for a Redis on another machine: it says how to provide Redis', async () => {
-    await expect(ensureRedis('redis://192.0.2.1:6399', os.tmpdir())).rejects.toThrow(RedisUnavailableError);
+    await expect(ensureRedis({ kind: 'single', url: 'redis://192.0.2.1:6399' }, os.tmpdir())).rejects.toThrow(RedisUnavailableError);
   }, 30_000);
 });

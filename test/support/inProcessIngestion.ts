@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import type { Embedder } from '../../indexer/embedding/Embedder.js';
 import { EmbedBatcher } from '../../indexer/pipeline/EmbedBatcher.js';
@@ -7,7 +6,8 @@ import { EMBED_BATCHING, startIngestionWorkers } from '../../indexer/pipeline/In
 import type { AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
 import { DocumentStore } from '../../indexer/store/DocumentStore.js';
 import { HeuristicTokenCounter } from '../../indexer/text/Chunker.js';
-import { createRedis } from '../../infra/redis.js';
+import { createRedis, type RedisClient } from '../../infra/redis.js';
+import { queueOptions } from '../../indexer/pipeline/jobs.js';
 
 /**
  * The real ingestion pipeline in this process: an IngestionService submitting BullMQ flows to the test's Redis
@@ -23,19 +23,19 @@ export interface InProcessIngestion {
   close: () => Promise<void>;
 }
 
-export function inProcessIngestion(url: string, redis: Redis, embedder: Embedder, chunkTokens = { target: 64, max: 96 }): InProcessIngestion {
+export function inProcessIngestion(url: string, redis: RedisClient, embedder: Embedder, chunkTokens = { target: 64, max: 96 }): InProcessIngestion {
   const store = new DocumentStore(redis);
-  const connections: Redis[] = [createRedis(url)];
-  const service = new IngestionService(connections[0]!, store, 2);
+  const connections: RedisClient[] = [createRedis({ kind: 'single', url })];
+  const service = new IngestionService(queueOptions(connections[0]!), store, 2);
   let workers: Worker[] = [];
   return {
     store,
     service,
     startWorkers: (afterIndex) => {
-      const connection = createRedis(url);
+      const connection = createRedis({ kind: 'single', url });
       connections.push(connection);
       workers = startIngestionWorkers({
-        connection,
+        queueOptions: queueOptions(connection),
         store,
         embedder: new EmbedBatcher(embedder, EMBED_BATCHING),
         counter: new HeuristicTokenCounter(),

@@ -46,8 +46,8 @@ export function tempDir(prefix: string): string {
 export type Spawned = ForkedService;
 
 /** Fork a compiled entry point (e.g. services/main.js) and wait for its IPC ready/listening message. */
-export function spawnService(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening', timeoutMs = 60_000): Promise<Spawned> {
-  return forkService(path.join(DIST, entry), env, waitFor, { timeoutMs });
+export function spawnService(entry: string, env: Record<string, string>, waitFor: 'ready' | 'listening', timeoutMs = 60_000, opts: { processGroup?: boolean } = {}): Promise<Spawned> {
+  return forkService(path.join(DIST, entry), env, waitFor, { timeoutMs, ...opts });
 }
 
 export async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 250): Promise<void> {

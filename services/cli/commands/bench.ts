@@ -11,6 +11,7 @@ import { runIngestBench } from '../../../bench/ingest.js';
 import { runLoadBench } from '../../../bench/load.js';
 import { describeMachine, readBenchRecords, readModelShape, writeBenchRecord, writeRunRecord, type BenchRecord, type ModelShape } from '../../../bench/report/results.js';
 import { runRetrievalQuality } from '../../../bench/retrievalQuality.js';
+import { runScaleBench } from '../../../bench/scale.js';
 import { runTtftBench } from '../../../bench/ttft.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
@@ -32,7 +33,7 @@ const progress = (msg: string) => process.stderr.write(`${msg}\n`);
 export const BENCHES: Record<string, Bench> = {
   ingest: async (o) => {
     const config = loadConfig();
-    await ensureRedis(config.REDIS_URL, config.dataDir);
+    await ensureRedis(config.redis, config.dataDir);
     return runIngestBench({ config, squadFile: squad(o), documents: o.documents ? Number(o.documents) : undefined });
   },
   retrieval: async (o) => ({
@@ -49,6 +50,8 @@ export const BENCHES: Record<string, Bench> = {
   calibration: (o) => runCalibrationBench({ squadFile: squad(o), modelDir: BENCH_MODEL, log: progress, ...(o.quick ? { prompts: 8 } : { prompts: 24 }) }),
   // 20 question clients for 60 s during a batch ingestion, on built tiny models and a Redis of its own.
   load: (o) => runLoadBench({ squadFile: squad(o), log: progress, ...(o.quick ? { clients: 8, seconds: 15, batchDocuments: 300 } : {}) }),
+  // 1 vs 2 worker and API processes on a single Redis and on a local 3+3 Redis Cluster, plus index memory per vector.
+  scale: (o) => runScaleBench({ squadFile: squad(o), log: progress, ...(o.documents ? { documents: Number(o.documents) } : {}), ...(o.quick ? { documents: 200, searchSeconds: 5, memoryVectors: 4096 } : {}) }),
 };
 
 /** The decoder shape the model-side benches run on (built on first use; random weights, real compute). */
@@ -154,7 +157,7 @@ export function registerBenchCommand(program: Command): void {
     .description(`run a benchmark: ${Object.keys(BENCHES).join(', ')}; \`all\` runs every one and writes the report; \`report\` re-renders it from bench/results`)
     .option('--json', 'print the result as JSON (the only output on stdout)', false)
     .option('--data <dir>', 'folder holding squad-v1.1-dev.json and pg-essays/', path.resolve('..', 'shared', 'data'))
-    .option('--documents <n>', 'documents to ingest (ingest bench)')
+    .option('--documents <n>', 'documents to ingest (ingest and scale benches)')
     .option('--quick', 'smaller variant where the bench supports it (with `all`: every bench)')
     .option('--quick-for <list>', 'with `all`: comma-separated benches to run in their quick variant', 'retrieval')
     .option('--only <list>', 'with `all`: run only these benches (comma-separated)')

@@ -89,7 +89,7 @@ interface EvalService {
 
 async function openEvalService(): Promise<EvalService> {
   const config = loadConfig();
-  await ensureRedis(config.REDIS_URL, config.dataDir);
+  await ensureRedis(config.redis, config.dataDir);
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);

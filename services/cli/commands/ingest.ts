@@ -51,7 +51,7 @@ export function registerIngestCommand(program: Command): void {
       const config = loadConfig();
       // Checked against the HTTP API's document rules before anything is enqueued.
       const docs = await readDocuments(input);
-      await ensureRedis(config.REDIS_URL, config.dataDir);
+      await ensureRedis(config.redis, config.dataDir);
       const started = Date.now();
       const embedder = await openEmbedder(config);
       const ctx = createContext(config, embedder);

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 
 async function withStore<T>(fn: (s: ApiKeyStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.redis);
   try {
     return await fn(new ApiKeyStore(redis, config.ADMIN_API_KEY));
   } finally {

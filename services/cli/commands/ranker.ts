@@ -36,7 +36,7 @@ interface Session {
 
 async function openSession(): Promise<Session> {
   const config = loadConfig();
-  await ensureRedis(config.REDIS_URL, config.dataDir);
+  await ensureRedis(config.redis, config.dataDir);
   const ctx = createContext(config, await openEmbedder(config));
   const ingester = new CorpusIngester(config, ctx, progress);
   return {

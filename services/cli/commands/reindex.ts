@@ -13,7 +13,7 @@ export function registerReindexCommand(program: Command): void {
     .option('-c, --collection <name>', 'only this collection')
     .action(async (opts: { collection?: string }) => {
       const config = loadConfig();
-      const redis = createRedis(config.REDIS_URL);
+      const redis = createRedis(config.redis);
       const store = new DocumentStore(redis);
       try {
         const names = opts.collection ? [opts.collection] : (await store.listCollections()).map((c) => c.name);

@@ -1,7 +1,7 @@
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { IngestionService } from '../../../indexer/pipeline/IngestionService.js';
-import { ingestJobId, documentContentHash, QUEUES } from '../../../indexer/pipeline/jobs.js';
+import { ingestJobId, documentContentHash, queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { DocumentStore } from '../../../indexer/store/DocumentStore.js';
 import { prefillJobId } from '../../../services/workers/PrefillWorker.js';
 import { buildHardeningModels, shortDocuments, stackEnv } from '../../hardening/support.js';
@@ -25,8 +25,8 @@ const workers: Spawned[] = [];
 beforeAll(async () => {
   ({ url, redis } = await freshRedis(6));
   store = new DocumentStore(redis);
-  ingestion = new IngestionService(redis, store, 5);
-  prefill = new Queue(QUEUES.prefill, { connection: redis });
+  ingestion = new IngestionService(queueOptions(redis), store, 5);
+  prefill = new Queue(QUEUES.prefill, queueOptions(redis));
   env = stackEnv(url, buildHardeningModels(), { JOB_LOCK_MS: '2000', PREFILL_ON_INGEST: 'true' });
 });
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { EmbedderMismatchError } from '../../../indexer/embedding/Embedder.js';
 import { UseLiteEmbedder } from '../../../indexer/embedding/UseLiteEmbedder.js';
-import { documentContentHash, ingestJobId, QUEUES } from '../../../indexer/pipeline/jobs.js';
+import { documentContentHash, ingestJobId, QUEUE_PREFIX, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { freshRedis } from '../../support/processes.js';
 import { inProcessIngestion, type InProcessIngestion } from '../../support/inProcessIngestion.js';
 
@@ -71,7 +71,7 @@ describe('IngestionService (real queues, real workers, real embedder)', () => {
     expect(stored.version).toBeGreaterThan(version);
     expect(stored.text).toBe(edited.text);
     expect(await ing.service.status('ing-unknown')).toBeNull();
-    expect(await redis.exists(`bull:${QUEUES.index}:${next}`)).toBe(1);
+    expect(await redis.exists(`${QUEUE_PREFIX}:${QUEUES.index}:${next}`)).toBe(1);
   }, 90_000);
 
   it('refuses to add to a collection built with another embedder', async () => {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
-import { QUEUES } from '../../../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { parseExposition, type Exposition } from '../../support/prometheus.js';
 import { freshRedis, REPO, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
@@ -169,7 +169,7 @@ describe('dashboard in a browser', () => {
     docCount = docs.length;
     await view('ingestion');
     // Hold the embed step so the view can be seen mid-flight: chunked, waiting to embed, index steps waiting on children.
-    const embedQueue = new Queue(QUEUES.embed, { connection: redis });
+    const embedQueue = new Queue(QUEUES.embed, queueOptions(redis));
     await embedQueue.pause();
     const res = await admin('POST', `/v1/collections/${C}/documents`, { documents: docs }, { 'x-request-id': 'h8-ingest-req' });
     expect(res.status).toBe(202);

@@ -5,6 +5,7 @@ import { keys } from '../../../indexer/store/keys.js';
 import { LINGERING, runRag, type RagRun } from '../../support/cli.js';
 import { spawnService, tempDir, type Spawned } from '../../support/processes.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
+import { QUEUE_PREFIX, QUEUES } from '../../../indexer/pipeline/jobs.js';
 
 /**
  * Every `rag` command as a user runs it: a child process with piped output, which must exit by itself
@@ -36,7 +37,7 @@ function summary(r: RagRun): Record<string, any> {
 /** The collections of every ingestion flow in the queue (each root job's data names its collection). */
 async function queuedCollections(): Promise<string[]> {
   const out: string[] = [];
-  for (const key of await redis.keys('bull:rag-index:ing-*')) {
+  for (const key of await redis.keys(`${QUEUE_PREFIX}:${QUEUES.index}:ing-*`)) {
     if ((await redis.type(key)) !== 'hash') continue;
     const data = await redis.hget(key, 'data');
     if (data) out.push((JSON.parse(data) as { collection: string }).collection);

@@ -5,7 +5,7 @@ import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { Queue } from 'bullmq';
 import OpenAI from 'openai';
-import { QUEUES } from '../../../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { ApiClient, waitForJobs } from '../../support/http.js';
 import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
@@ -56,7 +56,7 @@ beforeAll(async () => {
   await waitForJobs(client, res.body.jobIds, 120_000);
   await waitUntil(async () => (await client.get('/readyz')).status === 200, 60_000, 'readiness');
   // The worker precomputes every chunk's KV block (prefill queue) into the shared disk tier.
-  const prefill = new Queue(QUEUES.prefill, { connection: redis });
+  const prefill = new Queue(QUEUES.prefill, queueOptions(redis));
   await waitUntil(async () => (await prefill.getJobCounts('completed')).completed === docs.length, 120_000, 'prefill of every document');
   await prefill.close();
 }, 240_000);
