@@ -16,6 +16,7 @@ export async function createQuestionPass(config: Config, mode: AttentionMode): P
   const model = await DecoderModel.load(dir, {
     intraOpThreads: config.ORT_INTRA_OP_THREADS,
     enableCpuMemArena: config.ORT_ENABLE_CPU_MEM_ARENA,
+    dtype: config.GENERATOR_DTYPE,
     taps: true,
   });
   const generator = BlockAttentionGenerator.create(model);

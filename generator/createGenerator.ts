@@ -25,6 +25,7 @@ export async function createGenerator(config: Config, setup: GeneratorSetup = {}
   const model = await DecoderModel.load(dir, {
     intraOpThreads: config.ORT_INTRA_OP_THREADS,
     enableCpuMemArena: config.ORT_ENABLE_CPU_MEM_ARENA,
+    dtype: config.GENERATOR_DTYPE,
     taps: setup.taps,
   });
   const modelId = modelIdentity(model);

@@ -8,15 +8,30 @@ export type ExportFamily = 'optimum' | 'genai' | 'unknown';
 
 /** How caller positions reach RoPE: an input the export has, one wired in by rewrite, or not at all. */
 export type PositionsMode = 'honoured' | 'rewired' | 'refused';
-export type TapsMode = 'softmax' | 'gqa-qk';
+/**
+ * How attention probabilities are read: `softmax` gathers rows of each layer's Softmax output; `gqa-query` gathers
+ * rows of GroupQueryAttention's query input and the runtime computes those rows from them and the layer's keys;
+ * `gqa-qk` gathers rows of the probabilities GroupQueryAttention outputs with qk_output=2 (exact, but the kernel
+ * then materialises [heads, S, T] per layer in every pass of the session, so it serves checks, not serving).
+ */
+export type TapsMode = 'softmax' | 'gqa-query' | 'gqa-qk';
 
 export interface LayerTap {
   layer: number;
-  /** The attention-probability tensor [B, heads, S, T] and its element type. */
+  /** What rows are gathered from: the Softmax output / GQA output_qk [B, heads, S, T], or GQA's query input [B, S, W]. */
   tensor: string;
   elemType: number;
-  /** For GroupQueryAttention: the node to switch qk_output on (the tensor is then its output 3). */
+  /** For GroupQueryAttention: the node (qk_output is switched on for gqa-qk; its output 3 is then `tensor`). */
   gqaNode?: IndexedNode;
+}
+
+/** What the runtime needs to compute rows from tapped GQA queries as the kernel does. */
+export interface GqaQueryMath {
+  /** Rotate the tapped query by its position with these caches (do_rotary=1), or take it as is. */
+  rotary: { cosCache: string; sinCache: string } | null;
+  scale: number;
+  /** 0 = none; else scores become softcap * tanh(scores / softcap). */
+  softcap: number;
 }
 
 /** Where a logits selector goes: a Gather on `hidden` (the LM head's activation input) feeding `consumer` at `inputIndex`. */
@@ -34,7 +49,7 @@ export interface DecoderExport {
   kvDtype: 'float32' | 'float16';
   logitsDtype: 'float32' | 'float16';
   positions: { mode: PositionsMode; reason: string | null; gqaNodes: IndexedNode[]; rotaryCacheLength: number | null };
-  taps: { mode: TapsMode; layers: LayerTap[] } | { mode: null; reason: string };
+  taps: { mode: TapsMode; layers: LayerTap[]; gqa?: GqaQueryMath } | { mode: null; reason: string };
   /** A native logits-count input the export already has, a site to add one, or why neither. */
   selector: { native: string } | { site: SelectorSite } | { reason: string };
 }
@@ -76,7 +91,7 @@ function byLayer(nodes: IndexedNode[], what: string): { ok: IndexedNode[] } | { 
  * logits types, whether caller positions can reach RoPE (an input, or GroupQueryAttention's position_ids input 9
  * wired by rewrite), where each layer's attention probabilities can be tapped, and where a logits selector fits.
  */
-export function analyseDecoderExport(ix: OnnxIndex): DecoderExport {
+export function analyseDecoderExport(ix: OnnxIndex, opts: { gqaTaps?: 'query' | 'qk' } = {}): DecoderExport {
   const inputs = new Set(ix.inputs.map((i) => i.info.name ?? ''));
   const layers = [...inputs].filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
   if (layers === 0) throw new Error('not a decoder with past: no past_key_values.N.key inputs (the optimum/genai decoder-with-past signature)');
@@ -119,13 +134,31 @@ export function analyseDecoderExport(ix: OnnxIndex): DecoderExport {
   let taps: DecoderExport['taps'];
   if (gqa.length > 0) {
     const ordered = byLayer(gqa, 'GroupQueryAttention');
+    const first = gqa[0];
+    const inputsOf = (n: IndexedNode) => n.node.input ?? [];
+    const D = ix.initializers.get(inputsOf(first)[7] ?? '')?.dims[1];
+    const unsupported = gqa.some((n) => inputsOf(n)[10] || inputsOf(n)[11])
+      ? 'its GroupQueryAttention takes an attention bias or head sinks'
+      : gqa.some((n) => attrInt(n, 'smooth_softmax', 0) !== 0 || attrInt(n, 'local_window_size', -1) > 0 || attrInt(n, 'rotary_interleaved', 0) !== 0)
+        ? 'its GroupQueryAttention uses smooth softmax, a sliding window or interleaved rotary'
+        : null;
     if ('reason' in ordered) taps = { mode: null, reason: ordered.reason };
     else if (ordered.ok.length !== layers) taps = { mode: null, reason: `${ordered.ok.length} GroupQueryAttention nodes for ${layers} layers` };
-    else {
+    else if (opts.gqaTaps === 'qk') {
       taps = {
         mode: 'gqa-qk',
-        layers: ordered.ok.map((n, layer) => ({ layer, tensor: `${n.node.name}/output_qk`, elemType: types.of((n.node.input ?? [])[0] ?? ''), gqaNode: n })),
+        layers: ordered.ok.map((n, layer) => ({ layer, tensor: `${n.node.name}/output_qk`, elemType: types.of(inputsOf(n)[0] ?? ''), gqaNode: n })),
       };
+    } else if (unsupported) taps = { mode: null, reason: `cannot recompute attention rows from the query: ${unsupported}` };
+    else {
+      const scaleAttr = attr(first, 'scale')?.f;
+      const rotary = attrInt(first, 'do_rotary', 0) === 1 ? { cosCache: inputsOf(first)[7] as string, sinCache: inputsOf(first)[8] as string } : null;
+      taps = {
+        mode: 'gqa-query',
+        layers: ordered.ok.map((n, layer) => ({ layer, tensor: inputsOf(n)[0] as string, elemType: types.of(inputsOf(n)[0] ?? ''), gqaNode: n })),
+        gqa: { rotary, scale: scaleAttr ? Number(scaleAttr) : 0, softcap: Number(attr(first, 'softcap')?.f ?? 0) },
+      };
+      if (rotary && !D) taps = { mode: null, reason: 'GroupQueryAttention rotary caches have no [positions, D/2] shape' };
     }
   } else if (softmax.length === 0) {
     const fused = [...new Set(ix.nodes.filter((n) => FUSED_ATTENTION.includes(n.node.opType ?? '')).map((n) => `${n.node.domain ? n.node.domain + '.' : ''}${n.node.opType}`))];

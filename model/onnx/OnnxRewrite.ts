@@ -49,7 +49,11 @@ export class OnnxRewrite {
     });
   }
 
-  /** New nodes; each is written just before the first existing node that reads one of its outputs (topological order). */
+  /**
+   * New nodes; each is written right after the last existing node producing one of its inputs. That keeps the
+   * node list topologically sorted, and onnxruntime runs the node as soon as its input exists, so an intermediate it
+   * reads (a layer's [heads, S, T] attention) is freed as early as without it.
+   */
   addNodes(...nodes: INodeProto[]): void {
     this.newNodes.push(...nodes);
   }
@@ -71,6 +75,10 @@ export class OnnxRewrite {
     this.newInitializers.push(t);
   }
 
+  hasInitializer(name: string): boolean {
+    return this.index.initializers.has(name) || this.newInitializers.some((t) => t.name === name);
+  }
+
   /** Writes the rewritten model to `outPath` (which must be in the source's folder when weights are externalized). */
   write(sourcePath: string, outPath: string, opts: WriteOptions = {}): void {
     const ix = this.index;
@@ -84,26 +92,27 @@ export class OnnxRewrite {
     const initOf = new Map([...ix.initializers.values()].map((i) => [i.span.start, i]));
     const outputOf = new Map(ix.outputs.map((o) => [o.span.start, o]));
 
-    // New nodes go before their first consumer; the ones nothing existing reads go at the end of the node list.
-    const pendingByConsumer = new Map<number, INodeProto[]>();
-    const trailing: INodeProto[] = [];
+    // Place each new node after the last node producing one of its inputs (edited nodes produce their appended outputs).
+    const producedAt = new Map<string, number>();
+    ix.nodes.forEach((n, k) => {
+      for (const o of [...(n.node.output ?? []), ...(this.nodeEdits.get(n)?.appendOutputs ?? [])]) if (o) producedAt.set(o, k);
+    });
+    const after = new Map<number, INodeProto[]>();
     for (const n of this.newNodes) {
-      const outs = new Set(n.output ?? []);
-      const consumer = ix.nodes.find((e) => (e.node.input ?? []).some((i) => outs.has(i)) || (this.nodeEdits.get(e)?.inputs ?? []).some((i) => outs.has(i)));
-      if (consumer) pendingByConsumer.set(consumer.span.start, [...(pendingByConsumer.get(consumer.span.start) ?? []), n]);
-      else trailing.push(n);
+      const at = Math.max(-1, ...(n.input ?? []).map((i) => producedAt.get(i) ?? -1));
+      after.set(at, [...(after.get(at) ?? []), n]);
+      for (const o of n.output ?? []) producedAt.set(o, at);
     }
+    const nodeIndex = new Map(ix.nodes.map((n, k) => [n.span.start, k]));
     const encodeNode = (n: INodeProto): Buffer => lenField(F.graph.node, onnx.NodeProto.encode(n).finish());
 
-    const parts: Buffer[] = [];
-    let lastNodeField = -1;
+    const parts: Buffer[] = [...(after.get(-1) ?? []).map(encodeNode)];
     for (const span of ix.graphFields) {
       if (span.field === F.graph.node) {
         const node = nodeOf.get(span.start) as IndexedNode;
-        for (const n of pendingByConsumer.get(span.start) ?? []) parts.push(encodeNode(n));
         const edit = this.nodeEdits.get(node);
         parts.push(edit ? lenField(F.graph.node, editNodeBytes(src.read(span.dataStart, span.end), edit)) : src.read(span.start, span.end));
-        lastNodeField = parts.length;
+        parts.push(...(after.get(nodeIndex.get(span.start) as number) ?? []).map(encodeNode));
         continue;
       }
       if (span.field === F.graph.initializer) {
@@ -134,17 +143,11 @@ export class OnnxRewrite {
       }
       parts.push(src.read(span.start, span.end));
     }
-    const appended: Buffer[] = [
-      ...trailing.map(encodeNode),
+    parts.push(
       ...this.newInitializers.map((t) => lenField(F.graph.initializer, onnx.TensorProto.encode(t).finish())),
       ...this.newInputs.map((v) => lenField(F.graph.input, onnx.ValueInfoProto.encode(v).finish())),
       ...this.newOutputs.map((v) => lenField(F.graph.output, onnx.ValueInfoProto.encode(v).finish())),
-    ];
-    // Trailing nodes right after the last existing node keeps the node list readable; any position is valid protobuf.
-    if (lastNodeField >= 0) parts.splice(lastNodeField, 0, ...appended.slice(0, trailing.length));
-    else parts.push(...appended.slice(0, trailing.length));
-    parts.push(...appended.slice(trailing.length));
-
+    );
     const graph = Buffer.concat(parts);
     const model: Buffer[] = [];
     for (const f of ix.modelFields) model.push(f.field === F.model.graph ? lenField(F.model.graph, graph) : src.read(f.start, f.end));

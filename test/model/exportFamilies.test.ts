@@ -78,7 +78,7 @@ describe.each(VARIANT_NAMES)('export family %s (tiny replica): Block-Attention e
     expect(model.export.variant).toBe(variant);
     expect(model.runtime.logitsRows?.kind).toBe('rows');
     expect(model.positions).toBe(VARIANTS[variant].family === 'genai' ? 'rewired' : 'honoured');
-    expect(model.export.taps.mode).toBe(VARIANTS[variant].family === 'genai' ? 'gqa-qk' : 'softmax');
+    expect(model.export.taps.mode).toBe(VARIANTS[variant].family === 'genai' ? 'gqa-query' : 'softmax');
     expect(model.kvDtype).toBe(VARIANTS[variant].io === 'fp16' ? 'float16' : 'float32');
   });
 
@@ -157,8 +157,18 @@ describe.each(VARIANT_NAMES)('export family %s (tiny replica): Block-Attention e
     const all = await model.forward(ids.slice(P), range(P, S), first.present, { logits: 'all', attentions: 'all', present: 'all' });
     const last = await model.forward(ids.slice(P), range(P, S), first.present, { attentions: 'last' });
     const some = await model.forward(ids.slice(P), range(P, S), first.present, { attentions: [0, 3, S - 1] });
-    // A tapped pass computes the same logits as an untapped one.
+    // A tapped pass computes the same logits as an untapped one, and the tapped graph as the untapped graph (bit for bit:
+    // the rewrite only adds Gathers and an exact ordering dependency).
     expect(Array.from(all.logits as Float32Array)).toEqual(Array.from(plain.logits as Float32Array));
+    const untapped = await DecoderModel.load(dir, { intraOpThreads: 1, taps: false });
+    try {
+      expect(untapped.onnxPath).not.toBe(model.onnxPath);
+      const u = await untapped.forward(ids.slice(P), range(P, S), first.present, { logits: 'all' });
+      expect(Array.from(u.logits as Float32Array)).toEqual(Array.from(plain.logits as Float32Array));
+      expect(Array.from(u.present.layers[1].key)).toEqual(Array.from(plain.present.layers[1].key));
+    } finally {
+      await untapped.release();
+    }
     expect(all.attentionRows).toEqual(range(0, S));
     expect(last.attentionRows).toEqual([S - 1]);
     for (let l = 0; l < layers; l++) {
@@ -201,6 +211,40 @@ describe.each(VARIANT_NAMES)('export family %s (tiny replica): Block-Attention e
     expect(worst).toBeLessThanOrEqual(TAP_TOL[variant]);
     // Peaked enough that the comparison means something.
     expect(Math.max(...(last.attentions as Float32Array[])[1])).toBeGreaterThan(0.3);
+  });
+});
+
+describe('GroupQueryAttention taps: rows computed from the tapped query equal the kernel\'s own probabilities (qk_output)', () => {
+  it('for the last row and for question rows, over a past and at re-encoded positions', async () => {
+    const root = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'rag-gqa-qk-'));
+    const dir = path.join(root, 'genai');
+    buildTestModel('tiny', dir, { variant: 'genai-gqa', seed: 8 });
+    const query = await DecoderModel.load(dir, { intraOpThreads: 1, taps: true });
+    const kernel = await DecoderModel.load(dir, { intraOpThreads: 1, taps: true, gqaTaps: 'qk' });
+    try {
+      expect([query.export.taps.mode, kernel.export.taps.mode]).toEqual(['gqa-query', 'gqa-qk']);
+      expect(kernel.onnxPath).not.toBe(query.onnxPath);
+      const ids = Array.from(query.tokenizer.encode('Boats carried tin and copper down the river for centuries, past the mill.'));
+      const P = 7;
+      const first = await query.forward(ids.slice(0, P), range(0, P), null, { logits: 'none' });
+      const past = first.present.reencode({ delta: 90 }, query.config.ropeTheta); // a block moved to another slot
+      const S = ids.length - P;
+      const pos = range(90 + P, S);
+      let worst = 0;
+      for (const rows of ['last', [0, 2, S - 1]] as const) {
+        const a = await query.forward(ids.slice(P), pos, past, { logits: 'all', attentions: rows });
+        const b = await kernel.forward(ids.slice(P), pos, past, { logits: 'all', attentions: rows });
+        expect(a.attentionRows).toEqual(b.attentionRows);
+        for (let l = 0; l < 2; l++) worst = Math.max(worst, maxAbs((a.attentions as Float32Array[])[l], (b.attentions as Float32Array[])[l]));
+        expect(Array.from(a.logits as Float32Array)).toEqual(Array.from(b.logits as Float32Array));
+      }
+      // fp16 probabilities from the kernel (2^-11 relative) against float64 rows from fp16 queries and keys.
+      expect(worst).toBeLessThanOrEqual(2e-3);
+    } finally {
+      await query.release();
+      await kernel.release();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
