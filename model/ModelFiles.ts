@@ -83,3 +83,36 @@ export function filesOfDecoder(file: string, listing: string[]): string[] {
   const companions = listing.filter((f) => path.posix.dirname(f) === dir && isDataCompanion(base, path.posix.basename(f))).sort();
   return [file, ...companions];
 }
+
+/** Files of a hub repo every variant needs (those present are fetched): config, generation config, tokenizer, genai config. */
+export const METADATA_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'chat_template.jinja',
+  'genai_config.json',
+];
+
+/**
+ * What `models pull` fetches from a repo listing: the metadata, then one decoder file and its external data, never
+ * the other variants (an optimum repo holds eight, ~5 GB). `genaiDecoder`: the file genai_config.json names.
+ */
+export function decoderFilesToPull(listing: string[], dtype: DecoderDtype | undefined, genaiDecoder: string | null): { decoder: string; files: string[] } {
+  let decoder: string;
+  if (genaiDecoder) decoder = genaiDecoder;
+  else {
+    const want = dtype ?? DEFAULT_DECODER_DTYPE;
+    decoder = DTYPE_FILES[want];
+    if (!listing.includes(decoder)) {
+      const present = DECODER_DTYPES.filter((d) => listing.includes(DTYPE_FILES[d]));
+      throw new DecoderFileError(`the repo has no ${decoder} (dtype ${want}); it has ${present.length > 0 ? present.join(', ') : 'no onnx/model*.onnx'}`);
+    }
+  }
+  if (!listing.includes(decoder)) throw new DecoderFileError(`the repo has no ${decoder}`);
+  return { decoder, files: filesOfDecoder(decoder, listing) };
+}

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { componentLogger } from '../../infra/logger.js';
+import { PositionsUnsupportedError } from '../../model/DecoderModel.js';
 
 const log = componentLogger('http');
 
@@ -39,6 +40,10 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof HttpError) {
     status = err.status;
     body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  } else if (err instanceof PositionsUnsupportedError) {
+    // The model cannot take explicit positions, so Block-Attention (the default mode) cannot serve it: say which mode can.
+    status = 400;
+    body = { code: statusCode(400), message: `mode: ${err.message}`, field: 'mode' };
   } else if (err && typeof err === 'object' && 'type' in err && typeof (err as { status?: unknown }).status === 'number') {
     // body-parser errors: malformed JSON, oversized bodies, bad charsets.
     const e = err as { status: number; type: string; message: string; limit?: number };

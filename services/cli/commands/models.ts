@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
+import { env } from '@huggingface/transformers';
 import { loadConfig } from '../../../infra/config.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { PRESETS, isPresetName } from '../../../model/builder/presets.js';
+import { VARIANT_NAMES, isVariantName } from '../../../model/builder/variants.js';
+import { DecoderModel } from '../../../model/DecoderModel.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
-import { isHubId } from '../../../model/resolveModelDir.js';
+import { DECODER_DTYPES, type DecoderDtype } from '../../../model/ModelFiles.js';
+import { diagnoseModel, type DoctorReport } from '../../../model/ModelDoctor.js';
+import { isHubId, resolveModelDir } from '../../../model/resolveModelDir.js';
+import { pullModel } from '../hubPull.js';
 
 /** How long `models pull` waits for the hub to answer before declaring the machine offline. */
 const HUB_PROBE_TIMEOUT_MS = 5000;
@@ -15,6 +19,7 @@ const HUB_PROBE_TIMEOUT_MS = 5000;
 interface BuildTestOptions {
   out?: string;
   seed: string;
+  variant: string;
   attentionOutputs?: boolean;
   referenceMask?: boolean;
   corpus?: string;
@@ -27,7 +32,7 @@ interface ListedModel {
   onnx: { file: string; bytes: number }[];
 }
 
-/** `rag models build-test | list | pull`. */
+/** `rag models build-test | list | pull | doctor`. */
 export function registerModelsCommands(program: Command): void {
   const models = program.command('models').description('build test models, list local models, download models from the Hugging Face hub');
 
@@ -36,19 +41,21 @@ export function registerModelsCommands(program: Command): void {
     .description(`write a Hugging Face-layout model with seeded random weights (presets: ${Object.keys(PRESETS).join(', ')})`)
     .option('-o, --out <dir>', 'output folder (default: $MODELS_DIR/test/<preset>)')
     .option('--seed <n>', 'PRNG seed (same seed -> identical files)', '0')
+    .option('--variant <variant>', `export family and precision, written under the real file name (${VARIANT_NAMES.join(', ')})`, 'optimum-fp32')
     .option('--attention-outputs', "also output each layer's attention probabilities")
     .option('--reference-mask', 'reference variant taking an explicit 4-D additive attention mask')
     .option('--corpus <path>', 'text file or folder to learn the BPE tokenizer from (default: built-in English sample)')
     .action((preset: string, opts: BuildTestOptions) => {
       if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
+      if (!isVariantName(opts.variant)) throw new Error(`unknown variant "${opts.variant}"; known: ${VARIANT_NAMES.join(', ')}`);
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
       const out = path.resolve(opts.out ?? path.join(loadConfig().modelsDir, 'test', preset));
       const t0 = performance.now();
-      const r = buildTestModel(preset, out, { seed, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
+      const r = buildTestModel(preset, out, { seed, variant: opts.variant, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(
-        `built ${preset} in ${seconds.toFixed(1)} s -> ${out}\n` +
+        `built ${preset} in ${seconds.toFixed(1)} s -> ${out} (${opts.variant})\n` +
           `  weights ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB, tokenizer vocab ${r.tokenizerVocab}, files: ${r.files.join(', ')}\n`,
       );
     });
@@ -76,40 +83,61 @@ export function registerModelsCommands(program: Command): void {
 
   models
     .command('pull <hub-id>')
-    .description('download a model (config, tokenizer, ONNX) from the Hugging Face hub into MODELS_DIR')
-    .option('--dtype <dtype>', 'ONNX variant: fp32, fp16, q8, q4, ...', 'fp32')
-    .action(async (id: string, opts: { dtype: string }) => {
+    .description('download one model variant (config, tokenizer, the chosen ONNX file and its external data) from the Hugging Face hub into MODELS_DIR')
+    .option('--dtype <dtype>', `ONNX variant of an optimum export (${DECODER_DTYPES.join(', ')}); default GENERATOR_DTYPE or the benchmarked default. genai exports: the file genai_config.json names`)
+    .option('--revision <rev>', 'branch, tag or commit', 'main')
+    .action(async (id: string, opts: { dtype?: string; revision: string }) => {
       if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (expected org/name)`);
-      const modelsDir = loadConfig().modelsDir;
-      await probeHub(env.remoteHost, modelsDir);
-      env.allowRemoteModels = true;
-      env.allowLocalModels = true;
-      env.localModelPath = modelsDir;
-      env.cacheDir = modelsDir;
-      env.useFSCache = true;
-      const bars = new MultiBar({ format: ' {bar} {percentage}% | {file}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
-      const perFile = new Map<string, ReturnType<MultiBar['create']>>();
-      const progress_callback = (p: { status: string; file?: string; progress?: number }): void => {
-        if (!p.file) return;
-        let bar = perFile.get(p.file);
-        if (!bar) {
-          bar = bars.create(100, 0, { file: p.file });
-          perFile.set(p.file, bar);
-        }
-        if (p.status === 'progress' && typeof p.progress === 'number') bar.update(Math.round(p.progress), { file: p.file });
-        if (p.status === 'done') bar.update(100, { file: p.file });
-      };
-      try {
-        await AutoTokenizer.from_pretrained(id, { progress_callback });
-        const model = await AutoModelForCausalLM.from_pretrained(id, { dtype: opts.dtype as 'fp32', progress_callback });
-        await model.dispose();
-      } catch (err) {
-        throw new Error(`download of ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
-      } finally {
-        bars.stop();
-      }
-      process.stdout.write(`pulled ${id} -> ${path.join(modelsDir, id)}\n`);
+      const config = loadConfig();
+      if (opts.dtype !== undefined && !(DECODER_DTYPES as readonly string[]).includes(opts.dtype)) throw new Error(`--dtype must be one of ${DECODER_DTYPES.join(', ')}, got "${opts.dtype}"`);
+      const host = hubHost();
+      await probeHub(host, config.modelsDir);
+      const r = await pullModel({ host, id, revision: opts.revision, modelsDir: config.modelsDir, dtype: (opts.dtype as DecoderDtype | undefined) ?? config.GENERATOR_DTYPE, token: process.env.HF_TOKEN });
+      process.stdout.write(`pulled ${id} (${r.decoderFile}) -> ${r.dir}\n  ${r.files.map((f) => `${f.file} ${(f.bytes / 2 ** 20).toFixed(1)} MiB${f.skipped ? ' (already there)' : ''}`).join('\n  ')}\n`);
     });
+
+  models
+    .command('doctor <dir-or-hub-id>')
+    .description('how a model folder is served: export family, variant, file, KV dtype and bytes per token, positions, attention taps, logits selector, and a self-check')
+    .option('--dtype <dtype>', `which export file (${DECODER_DTYPES.join(', ')}); default GENERATOR_DTYPE or the benchmarked default`)
+    .option('--json', 'print JSON')
+    .action(async (ref: string, opts: { dtype?: string; json?: boolean }) => {
+      const config = loadConfig();
+      if (opts.dtype !== undefined && !(DECODER_DTYPES as readonly string[]).includes(opts.dtype)) throw new Error(`--dtype must be one of ${DECODER_DTYPES.join(', ')}, got "${opts.dtype}"`);
+      const dir = resolveModelDir(ref, config.modelsDir);
+      const load = { intraOpThreads: config.ORT_INTRA_OP_THREADS, dtype: (opts.dtype as DecoderDtype | undefined) ?? config.GENERATOR_DTYPE };
+      // With taps when the export allows them (the doctor reports why not otherwise).
+      const model = await DecoderModel.load(dir, { ...load, taps: true }).catch(() => DecoderModel.load(dir, { ...load, taps: false }));
+      try {
+        const report = await diagnoseModel(model);
+        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
+        if (!report.selfCheck.ok || report.reencode?.ok === false) process.exitCode = 2;
+      } finally {
+        await model.release();
+      }
+    });
+}
+
+/** The hub's address: HF_ENDPOINT (as the Hugging Face tools read it), else transformers.js's remote host. */
+function hubHost(): string {
+  return (process.env.HF_ENDPOINT ?? env.remoteHost).replace(/\/+$/, '');
+}
+
+function formatDoctor(r: DoctorReport): string {
+  const check = (c: DoctorReport['selfCheck'] | null) => (c ? `${c.ok ? 'ok' : 'FAILED'} (max diff ${c.maxAbsDiff.toExponential(2)}, tolerance ${c.tolerance})` : 'n/a');
+  const rows: [string, string][] = [
+    ['model', r.model],
+    ['family', r.family],
+    ['variant', r.variant],
+    ['file', `${r.file} (served from ${path.basename(r.runtimeFile)})`],
+    ['KV', `${r.kvDtype}, ${r.kvBytesPerToken} bytes per token`],
+    ['positions', r.positions + (r.positionsReason ? ` (${r.positionsReason})` : '')],
+    ['taps', r.taps ?? `none (${r.tapsReason})`],
+    ['logits selector', r.logitsSelector ? 'yes' : 'no'],
+    ['self-check', check(r.selfCheck)],
+    ['re-encode check', check(r.reencode)],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n') + '\n';
 }
 
 /** Fails within seconds, with what to do instead, when the hub cannot be reached. */
@@ -157,7 +185,8 @@ function describeModel(root: string, dir: string, configPath: string): ListedMod
   const onnx = fs.existsSync(onnxDir)
     ? fs
         .readdirSync(onnxDir)
-        .filter((f) => f.endsWith('.onnx') || f.endsWith('.onnx_data'))
+        // The export's files, not the runtime's cached rewrites of them (`*.rag*.onnx`).
+        .filter((f) => (f.endsWith('.onnx') || f.endsWith('.onnx_data') || f.endsWith('.onnx.data')) && !f.includes('.rag'))
         .sort()
         .map((f) => ({ file: `onnx/${f}`, bytes: fs.statSync(path.join(onnxDir, f)).size }))
     : [];
