@@ -9,7 +9,6 @@ import { float32ToHalf, halfToFloat32 } from './kv/half.js';
 import { gqaAttentionRows } from './gqaAttentionRows.js';
 import { chooseDecoderFile, filesOfDecoder, type DecoderDtype } from './ModelFiles.js';
 import type { DecoderExport, PositionsMode } from './onnx/DecoderExport.js';
-import { DataType } from './onnx/proto.js';
 import { prepareRuntimeGraph, type RuntimeGraph } from './onnx/RuntimeGraph.js';
 
 export interface DecoderLoadOptions {
@@ -326,9 +325,4 @@ export class DecoderModel {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** Element type name of an ONNX DataType (for reports). */
-export function dataTypeName(t: number): string {
-  return (Object.entries(DataType).find(([, v]) => v === t)?.[0] ?? String(t)).toLowerCase();
 }

@@ -54,7 +54,9 @@ export interface DoctorReport {
 const SAMPLE = 'The river rises in the hills north of the town, passes the old mill and the library, and reaches the sea after forty miles.';
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** max |a - b| over max |b|: a difference relative to the magnitude of what is compared. */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relDiff: length ${a.length} vs ${b.length}`);
   let d = 0;
   let m = 0;
   for (let i = 0; i < a.length; i++) {

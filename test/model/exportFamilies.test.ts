@@ -4,24 +4,12 @@ import { buildTestModel } from '../../model/builder/buildTestModel.js';
 import { VARIANTS, VARIANT_NAMES, type VariantName } from '../../model/builder/variants.js';
 import { DecoderModel, PositionsUnsupportedError } from '../../model/DecoderModel.js';
 import { KvCache } from '../../model/kv/KvCache.js';
-import { splitTolerance } from '../../model/ModelDoctor.js';
+import { relDiff, splitTolerance } from '../../model/ModelDoctor.js';
 import { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
 import { ReferenceDecoder } from '../support/referenceDecoder.js';
 import { DOCS, chunkOf, range } from '../generator/fixtures.js';
 
 const QUESTION = 'Where does the river reach the sea?';
-
-/** max |a - b| / max |b|. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;

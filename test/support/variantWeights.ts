@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { fromHalfBits } from '../../model/kv/half.js';
 
 /**
  * The float64 weights a variant file actually computes with, by Hugging Face name, decoded from the file per the
@@ -10,15 +11,6 @@ import onnxProto from 'onnx-proto';
  */
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;
-
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
 
 function tensorBytes(t: onnxProto.onnx.ITensorProto, dir: string): Uint8Array {
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
@@ -39,7 +31,7 @@ function toFloat64(t: onnxProto.onnx.ITensorProto, dir: string): Float64Array {
     case DT.FLOAT:
       return Float64Array.from({ length: b.length / 4 }, (_, i) => view.getFloat32(4 * i, true));
     case DT.FLOAT16:
-      return Float64Array.from({ length: b.length / 2 }, (_, i) => halfToNumber(view.getUint16(2 * i, true)));
+      return Float64Array.from({ length: b.length / 2 }, (_, i) => fromHalfBits(view.getUint16(2 * i, true)));
     case DT.INT8:
       return Float64Array.from({ length: b.length }, (_, i) => view.getInt8(i));
     case DT.UINT8:

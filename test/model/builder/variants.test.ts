@@ -5,23 +5,13 @@ import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { quantizeInt4, quantizeInt8 } from '../../../model/builder/quantize.js';
 import { VARIANTS, VARIANT_NAMES, type VariantName } from '../../../model/builder/variants.js';
 import { DecoderModel } from '../../../model/DecoderModel.js';
+import { relDiff } from '../../../model/ModelDoctor.js';
 import { GraphBuilder, MS_DOMAIN } from '../../../model/onnx/GraphBuilder.js';
 import { DataType, onnx, type INodeProto } from '../../../model/onnx/proto.js';
 import { ReferenceDecoder } from '../../support/referenceDecoder.js';
 import { loadVariantWeights } from '../../support/variantWeights.js';
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
-
-/** max |a - b| / max |b|. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
 
 function relRms(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let e = 0;
