@@ -30,6 +30,13 @@ export interface DecoderLoadOptions {
    * layer in every pass of the session; for cross-checks).
    */
   gqaTaps?: 'query' | 'qk';
+  /**
+   * Passes longer than this many tokens (without attention rows or all-row logits) run in chunks over the growing
+   * cache: the same result as one pass (incremental prefill equals full prefill, tested per family), with each
+   * layer's attention matrix bounded to chunk x T instead of S x T (a 2,048-token prefill of the qwen2.5-0.5b shape
+   * otherwise holds ~0.8 GB of attention activations). Default 512; 0 = never chunk.
+   */
+  prefillChunk?: number;
 }
 
 export type LogitsMode = 'none' | 'last' | 'all';
@@ -72,6 +79,7 @@ export class PositionsUnsupportedError extends Error {
 type HalfOrFloat = Float32Array | Uint16Array;
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
+const DEFAULT_PREFILL_CHUNK = 512;
 const int64 = (values: ArrayLike<number>, dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(Array.from(values, (v) => BigInt(v))), dims);
 const asFloat32 = (t: ort.Tensor): Float32Array => (t.type === 'float16' ? halfToFloat32(t.data as Uint16Array) : (t.data as Float32Array));
 
@@ -94,6 +102,7 @@ export class DecoderModel {
     readonly onnxPath: string,
     readonly runtime: RuntimeGraph,
     private readonly io: { positionIds: boolean; referenceMask: boolean; kvHalf: boolean },
+    private readonly prefillChunk: number,
   ) {}
 
   static async load(dir: string, opts: DecoderLoadOptions = {}): Promise<DecoderModel> {
@@ -124,7 +133,7 @@ export class DecoderModel {
       positionIds: inputs.has('position_ids'),
       referenceMask: !!maskMeta && maskMeta.isTensor && maskMeta.type === 'float32',
       kvHalf: !!kvMeta && kvMeta.isTensor && kvMeta.type === 'float16',
-    });
+    }, opts.prefillChunk ?? DEFAULT_PREFILL_CHUNK);
   }
 
   /** What the export is and how it is served (family, precision, positions, taps, logits selector). */
@@ -224,6 +233,8 @@ export class DecoderModel {
     const rows = this.attentionRows(opts.attentions, S);
     if (rows && !this.hasAttentions) throw new Error('forward: attentions requested but the model was loaded without taps (load with {taps: true})');
     this.checkPositions(positionIds, P);
+    const chunk = this.prefillChunk;
+    if (chunk > 0 && S > chunk && !rows && logitsMode !== 'all' && !opts.additiveMask) return this.forwardInChunks(inputIds, positionIds, past, logitsMode, opts.present ?? 'new', chunk);
 
     const feeds: Record<string, ort.Tensor> = { input_ids: int64(inputIds, [1, S]) };
     if (this.io.referenceMask) {
@@ -319,6 +330,30 @@ export class DecoderModel {
       });
     }
     return result;
+  }
+
+  /** A long pass as consecutive chunks over the growing cache (see DecoderLoadOptions.prefillChunk). */
+  private async forwardInChunks(
+    inputIds: ArrayLike<number>,
+    positionIds: ArrayLike<number>,
+    past: KvCache | null,
+    logits: LogitsMode,
+    present: 'new' | 'all',
+    chunk: number,
+  ): Promise<ForwardResult> {
+    const S = inputIds.length;
+    const P = past?.length ?? 0;
+    let cache = past;
+    let last: ForwardResult | null = null;
+    for (let a = 0; a < S; a += chunk) {
+      const b = Math.min(S, a + chunk);
+      const ids = Array.from(inputIds).slice(a, b);
+      const pos = Array.from(positionIds).slice(a, b);
+      last = await this.forward(ids, pos, cache, { logits: b === S ? logits : 'none', present: 'all' });
+      cache = last.present;
+    }
+    const all = (last as ForwardResult).present;
+    return { logits: (last as ForwardResult).logits, present: present === 'all' || P === 0 ? all : all.slice(P) };
   }
 
   /** Frees the native session. */

@@ -24,8 +24,9 @@ describe('choosing the decoder file of a model folder', () => {
 
   it('without a dtype: the benchmarked default, else the first present in bench order', () => {
     touch('onnx/model.onnx');
-    touch('onnx/model_fp16.onnx');
     expect(chooseDecoderFile(dir).file).toBe('onnx/model.onnx');
+    touch('onnx/model_q4f16.onnx');
+    expect(chooseDecoderFile(dir)).toMatchObject({ file: 'onnx/model_q4f16.onnx', reason: expect.stringMatching(/first present in bench order/) });
     touch(DTYPE_FILES[DEFAULT_DECODER_DTYPE]);
     expect(chooseDecoderFile(dir)).toMatchObject({ file: DTYPE_FILES[DEFAULT_DECODER_DTYPE], reason: 'default dtype' });
   });
