@@ -6,7 +6,6 @@ import { AutoConfig, AutoTokenizer, type PreTrainedTokenizer } from '@huggingfac
 import { decoderShapeFromConfig, type DecoderShape } from './DecoderShape.js';
 import { HalfLayerKv, KvCache, type LayerKv } from './kv/KvCache.js';
 import { float32ToHalf, halfToFloat32 } from './kv/half.js';
-import { gqaAttentionRows } from './gqaAttentionRows.js';
 import { chooseDecoderFile, filesOfDecoder, type DecoderDtype } from './ModelFiles.js';
 import type { DecoderExport, PositionsMode } from './onnx/DecoderExport.js';
 import { prepareRuntimeGraph, type RuntimeGraph } from './onnx/RuntimeGraph.js';
@@ -25,9 +24,9 @@ export interface DecoderLoadOptions {
   /** GENERATOR_DTYPE: which export file to load (fp32, fp16, q4, q4f16, int8); unset = the default or what is present. */
   dtype?: DecoderDtype;
   /**
-   * GroupQueryAttention exports: compute tapped rows from the tapped queries ('query', the default: nothing grows with
-   * S x T in the graph) or read the kernel's own probabilities ('qk': qk_output=2, which materialises [heads, S, T] per
-   * layer in every pass of the session; for cross-checks).
+   * GroupQueryAttention exports: form the asked rows from the layer's query input and keys in the graph ('query', the
+   * default: nothing of size S x T) or read the kernel's own probabilities ('qk': qk_output=2, which materialises
+   * [heads, S, T] per layer in every pass of the session; for cross-checks).
    */
   gqaTaps?: 'query' | 'qk';
   /**
@@ -303,26 +302,10 @@ export class DecoderModel {
       const n = logits.length / vocabSize;
       result.logits = logitsMode === 'last' && n > 1 ? logits.slice((n - 1) * vocabSize) : logits;
     }
-    if (rows && taps) {
+    if (rows) {
       result.attentionRows = rows;
-      result.attentions = this.attentionOutputs.map((name, layer) => {
+      result.attentions = this.attentionOutputs.map((name) => {
         const t = out[name];
-        if (taps.gqa) {
-          // gqa-query: the graph returned the query rows; form their probabilities over the layer's keys here.
-          if (t.dims.length !== 3 || t.dims[1] !== rows.length) throw new Error(`query tap ${name} has shape [${t.dims.join(',')}], expected [1,${rows.length},W]`);
-          return gqaAttentionRows({
-            query: asFloat32(t),
-            width: t.dims[2],
-            keys: asFloat32(out[`present.${layer}.key`]),
-            heads,
-            kvHeads,
-            headDim,
-            past: P,
-            rows,
-            positions: rows.map((r) => positionIds[r]),
-            math: taps.gqa,
-          });
-        }
         if (t.dims.length !== 4 || t.dims[1] !== heads || t.dims[2] !== rows.length || t.dims[3] !== T) {
           throw new Error(`attention output ${name} has shape [${t.dims.join(',')}], expected [1,${heads},${rows.length},${T}]`);
         }

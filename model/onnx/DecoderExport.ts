@@ -25,10 +25,14 @@ export interface LayerTap {
   gqaNode?: IndexedNode;
 }
 
-/** What the runtime needs to compute rows from tapped GQA queries as the kernel does. */
+/** What the rewrite needs to form attention rows from GQA's query input and present keys as the kernel does. */
 export interface GqaQueryMath {
-  /** Rotate the tapped query by its position with these caches (do_rotary=1), or take it as is. */
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** Rotate the query rows by their positions with these caches (do_rotary=1), or take them as they are. */
   rotary: { cosCache: string; sinCache: string } | null;
+  /** 1/sqrt(D) when the node leaves it unset. */
   scale: number;
   /** 0 = none; else scores become softcap * tanh(scores / softcap). */
   softcap: number;
@@ -150,15 +154,27 @@ export function analyseDecoderExport(ix: OnnxIndex, opts: { gqaTaps?: 'query' | 
         layers: ordered.ok.map((n, layer) => ({ layer, tensor: `${n.node.name}/output_qk`, elemType: types.of(inputsOf(n)[0] ?? ''), gqaNode: n })),
       };
     } else if (unsupported) taps = { mode: null, reason: `cannot recompute attention rows from the query: ${unsupported}` };
+    else if ((ix.opsets.get('') ?? 0) < 13) taps = { mode: null, reason: `opset ${ix.opsets.get('')} < 13` };
     else {
       const scaleAttr = attr(first, 'scale')?.f;
       const rotary = attrInt(first, 'do_rotary', 0) === 1 ? { cosCache: inputsOf(first)[7] as string, sinCache: inputsOf(first)[8] as string } : null;
-      taps = {
-        mode: 'gqa-query',
-        layers: ordered.ok.map((n, layer) => ({ layer, tensor: inputsOf(n)[0] as string, elemType: types.of(inputsOf(n)[0] ?? ''), gqaNode: n })),
-        gqa: { rotary, scale: scaleAttr ? Number(scaleAttr) : 0, softcap: Number(attr(first, 'softcap')?.f ?? 0) },
-      };
-      if (rotary && !D) taps = { mode: null, reason: 'GroupQueryAttention rotary caches have no [positions, D/2] shape' };
+      const pastDims = ix.inputs.find((i) => i.info.name === 'past_key_values.0.key')?.info.type?.tensorType?.shape?.dim ?? [];
+      const headDim = Number(pastDims[3]?.dimValue ?? 0) || (D ? 2 * D : 0);
+      if (!headDim) taps = { mode: null, reason: 'the head size is not declared (past_key_values.0.key dim 3, rotary caches)' };
+      else {
+        taps = {
+          mode: 'gqa-query',
+          layers: ordered.ok.map((n, layer) => ({ layer, tensor: inputsOf(n)[0] as string, elemType: types.of(inputsOf(n)[0] ?? ''), gqaNode: n })),
+          gqa: {
+            heads: attrInt(first, 'num_heads', 0),
+            kvHeads: attrInt(first, 'kv_num_heads', 0),
+            headDim,
+            rotary,
+            scale: scaleAttr ? Number(scaleAttr) : 1 / Math.sqrt(headDim),
+            softcap: Number(attr(first, 'softcap')?.f ?? 0),
+          },
+        };
+      }
     }
   } else if (softmax.length === 0) {
     const fused = [...new Set(ix.nodes.filter((n) => FUSED_ATTENTION.includes(n.node.opType ?? '')).map((n) => `${n.node.domain ? n.node.domain + '.' : ''}${n.node.opType}`))];
