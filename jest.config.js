@@ -11,6 +11,8 @@ const common = {
 
 export default {
   maxWorkers: 2,
+  // The runner's report; service logs go to .tmp/test-logs/ and are printed for failing tests only.
+  reporters: ['default', '<rootDir>/test/support/failed-test-logs-reporter.cjs'],
   testTimeout: 120000,
   projects: [
     {

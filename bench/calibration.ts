@@ -1,17 +1,15 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createQuestionPass } from '../compressor/createQuestionPass.js';
-import { loadSquad } from '../eval/squad.js';
-import { loadConfig } from '../infra/config.js';
-import { buildTestModel } from '../model/builder/buildTestModel.js';
+import { openQuestionPassRunner } from '../ask/offlineQuestionPass.js';
+import { loadSquad } from '../indexer/sources/squad.js';
+import { ensureBenchModel } from './essayBlocks.js';
 import { calibrate, squadCalibrationPrompts } from '../reranker/Calibrator.js';
 import { slotOrder, zigzagSlots } from '../reranker/Reorderer.js';
 
 /**
- * The attention-basin profile of a benchmark-shaped model, measured the way `rag calibrate` does (blocks
- * mode, SQuAD prompts, every layer), plus its cost per prompt. The profile is not saved to DATA_DIR: a bench
- * must not change what the service reorders by. On random-weight test models the curve shows the method
+ * The attention-basin profile of a benchmark-shaped model, measured the way `rag calibrate` does (the ask
+ * pipeline's tapped question pass in blocks mode, SQuAD prompts, every layer), plus its cost per prompt. The
+ * profile is not saved to DATA_DIR: a bench must not change what the service reorders by. On random-weight test models the curve shows the method
  * running, not a property of a trained model.
  */
 export interface CalibrationBenchOptions {
@@ -42,17 +40,12 @@ export interface CalibrationBenchResult {
 
 export async function runCalibrationBench(opts: CalibrationBenchOptions): Promise<CalibrationBenchResult> {
   const log = opts.log ?? (() => undefined);
-  const modelDir = path.resolve(opts.modelDir ?? path.join('models', 'test', 'smollm2-135m'));
-  if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
-    log(`building the smollm2-135m test model in ${modelDir}`);
-    buildTestModel('smollm2-135m', modelDir);
-  }
+  const modelDir = ensureBenchModel(opts.modelDir, log);
   const k = opts.k ?? 5;
   const n = opts.prompts ?? 16;
   const seed = opts.seed ?? 0;
-  const config = loadConfig({ ...process.env, GENERATOR_MODEL: modelDir });
   const prompts = squadCalibrationPrompts(await loadSquad(opts.squadFile), k, n, seed);
-  const { runner, release } = await createQuestionPass(config, 'blocks');
+  const { runner, release } = await openQuestionPassRunner(modelDir, 'blocks');
   try {
     const t0 = performance.now();
     const profile = await calibrate(runner, prompts, { seed, onProgress: (done, total) => log(`calibration ${done}/${total}`) });

@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { percentile } from '../eval/latency.js';
-import type { BlockSource } from '../generator/BlockRenderer.js';
+import type { BlockSource, RenderedBlock } from '../generator/BlockRenderer.js';
 import { encodePiece } from '../generator/PromptTemplate.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 import type { DecoderModel } from '../model/DecoderModel.js';
 
-/** Shared pieces of the model-side benchmarks (TTFT, compression): the bench model, the essay haystack, medians. */
-export const median = (xs: readonly number[]): number => percentile(xs, 50);
+/** Shared pieces of the model-side benchmarks (TTFT, compression): the bench model and the essay haystack. */
 
 /** The smollm2-135m test shape (built on first use): the size the TTFT and compression targets refer to. */
 export function ensureBenchModel(modelDir: string | undefined, log: (m: string) => void): string {
@@ -49,4 +47,16 @@ export function essayChunks(dataDir: string, model: DecoderModel, blockTokens: n
     if (total >= needTokens) break;
   }
   return chunks;
+}
+
+/** The leading blocks that fit in `contextTokens` together with `fixedTokens` (prefix + question block). */
+export function fitBlocks(blocks: readonly RenderedBlock[], contextTokens: number, fixedTokens: number): { rendered: RenderedBlock[]; promptTokens: number } {
+  let promptTokens = fixedTokens;
+  const rendered: RenderedBlock[] = [];
+  for (const r of blocks) {
+    if (promptTokens + r.tokens.length > contextTokens) break;
+    rendered.push(r);
+    promptTokens += r.tokens.length;
+  }
+  return { rendered, promptTokens };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import hnswlib from 'hnswlib-node';
-import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
+import { allParagraphs, allQueries, loadSquad } from '../indexer/sources/squad.js';
 import { UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
 import { DEFAULT_HNSW_PARAMS, VectorIndex, defaultEf } from '../retriever/VectorIndex.js';
 import { hnswBenchVectors, squadSentences } from './hnswVectors.js';

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
 import { cachedEmbeddings, squadVectors } from './squadVectors.js';

@@ -1,11 +1,11 @@
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import type { Config } from '../infra/config.js';
 import { createRedis } from '../infra/redis.js';
 import { EmbedderThread } from '../indexer/embedding/EmbedderThread.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
 import { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { chunkDocument, HeuristicTokenCounter } from '../indexer/text/Chunker.js';
-import { startConfiguredIngestionWorkers } from '../services/workers/IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../indexer/pipeline/IngestionWorkers.js';
 
 export interface IngestBenchOptions {
   config: Config;
@@ -52,16 +52,8 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
   try {
     const e2eStart = performance.now();
     const jobIds: string[] = [];
-    for (const d of docs) jobIds.push(await ingestion.submit(collection, d));
-    const pending = new Set(jobIds);
-    while (pending.size) {
-      for (const id of [...pending].slice(0, 100)) {
-        const s = await ingestion.status(id);
-        if (s?.state === 'failed') throw new Error(`ingest job ${id} failed: ${s.error}`);
-        if (s?.state === 'completed') pending.delete(id);
-      }
-      if (pending.size) await new Promise((r) => setTimeout(r, 50));
-    }
+    for (const d of docs) jobIds.push((await ingestion.submit(collection, d)).jobId);
+    for (const s of await ingestion.waitFor(jobIds)) if (s.state === 'failed') throw new Error(`ingest job ${s.id} failed: ${s.error}`);
     const endToEndSeconds = (performance.now() - e2eStart) / 1000;
     const info = await store.collectionInfo(collection);
     return {

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { QUEUES } from '../indexer/pipeline/jobs.js';
-import { percentile } from '../services/admin/latency.js';
+import { mean, percentile } from '../infra/stats.js';
 import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 
@@ -51,9 +51,8 @@ const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 
 function summarise(values: number[]): LatencySummary {
-  const s = [...values].sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 10) / 10;
-  return { p50: round(percentile(s, 50) ?? 0), p95: round(percentile(s, 95) ?? 0), p99: round(percentile(s, 99) ?? 0), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), max: round(s.at(-1) ?? 0) };
+  const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : 0);
+  return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)), p99: round(percentile(values, 99)), mean: round(mean(values)), max: round(percentile(values, 100)) };
 }
 
 /** Peak RSS of a live process in MiB, from /proc (Linux). */
@@ -128,6 +127,9 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
       RUN_WORKERS: 'false',
       RATE_LIMIT_REQUESTS: '0',
       RATE_LIMIT_ASK_REQUESTS: '0',
+      // Every simulated client shares one address: no per-address cap, and room in the queue for all of them.
+      ASK_MAX_PER_CLIENT: '0',
+      ASK_MAX_QUEUED: '64',
     };
     const api = await forkService(path.join(DIST, 'services/main.js'), env, 'listening', { timeoutMs: 120_000, captureOutput: false });
     children.push(api.child);

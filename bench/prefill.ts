@@ -8,13 +8,13 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DecoderModel, type LogitsMode } from '../model/DecoderModel.js';
+import { median } from '../infra/stats.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Timing {
   median: number;

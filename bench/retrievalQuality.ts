@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { mean, recallAtK, reciprocalRankAtK } from '../eval/metrics.js';
-import { allParagraphs, allQueries, displayTitle, loadSquad, type SquadQuery } from '../eval/squad.js';
+import { allParagraphs, allQueries, displayTitle, loadSquad, type SquadQuery } from '../indexer/sources/squad.js';
 import type { AnalyzerConfig } from '../retriever/Analyzer.js';
 import { Bm25Index, type Bm25Params } from '../retriever/Bm25Index.js';
 import { fuseHybrid, type HybridFusionOptions, type Scored } from '../retriever/Fusion.js';

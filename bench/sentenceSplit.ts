@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { allParagraphs, loadSquad } from '../eval/squad.js';
+import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { icuSentenceSpans, splitSentences, type Span } from '../indexer/text/SentenceSplitter.js';
 
 /**

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import { lengthBatches } from '../indexer/embedding/lengthBatches.js';
 import { USE_LITE_DIM, UseLiteEmbedder } from '../indexer/embedding/UseLiteEmbedder.js';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { allParagraphs, allQueries, loadSquad } from '../eval/squad.js';
+import { allParagraphs, allQueries, loadSquad } from '../indexer/sources/squad.js';
+import { writeFileAtomic } from '../infra/atomicWrite.js';
 
 /**
  * Raw USE-lite vectors for SQuAD paragraphs and questions, cached on disk: embedding the dev set
@@ -65,9 +66,7 @@ export async function cachedEmbeddings(
   const flat = new Float32Array(vecs.length * dim);
   vecs.forEach((v, i) => flat.set(v, i * dim));
   await mkdir(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength));
-  await rename(tmp, file);
+  await writeFileAtomic(file, Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength));
   return vecs;
 }
 

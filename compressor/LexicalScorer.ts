@@ -8,7 +8,12 @@ import { BM25_PARAMS } from '../retriever/defaults.js';
  */
 export function lexicalSentenceScores(sentences: readonly string[], question: string, options: Bm25Options = { ...BM25_PARAMS }): number[] {
   const index = new Bm25Index(options);
-  sentences.forEach((s, i) => index.add(String(i), s));
+  return analysedSentenceScores(sentences.map((s) => index.analyzer.terms(s)), question, index);
+}
+
+/** The same, for sentences already analysed with `index`'s analyzer; `index` must be empty. */
+export function analysedSentenceScores(sentences: readonly (readonly string[])[], question: string, index: Bm25Index = new Bm25Index({ ...BM25_PARAMS })): number[] {
+  sentences.forEach((terms, i) => index.addTerms(String(i), terms));
   const scores = index.scoreAll(question);
   return sentences.map((_, i) => scores.get(String(i)) ?? 0);
 }

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { FeatureLayout } from './SentenceFeatures.js';
+import { DomainError } from '../infra/errors.js';
+import { writeFileAtomicSync } from '../infra/atomicWrite.js';
 
 /**
  * A trained Sentinel probe: logistic regression over standardised sentence features. The features only mean
@@ -41,8 +43,11 @@ export function defaultProbePath(dataDir: string, t: Omit<ProbeTarget, 'layout'>
   return path.join(dataDir, 'probes', `${esc(t.modelId)}__${esc(t.attentionMode)}__${esc(t.templateId)}.json`);
 }
 
-export class ProbeMismatchError extends Error {
-  override name = 'ProbeMismatchError';
+/** The probe was trained for another model, attention mode or template: scoring with it would be meaningless. */
+export class ProbeMismatchError extends DomainError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
 }
 
 function describe(t: ProbeTarget): string {
@@ -104,12 +109,10 @@ export class Probe {
     return { modelId, attentionMode, templateId, layout: { ...layout } };
   }
 
-  /** Atomic write (temp file + rename), so a crash never leaves half a probe. */
+  /** Atomic write, so a crash never leaves half a probe. */
   save(file: string): void {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.json) + '\n');
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(this.json) + '\n');
   }
 
   /** Decision value w·standardise(x) + b. */

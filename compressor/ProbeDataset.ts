@@ -1,8 +1,8 @@
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
-import { allParagraphs, displayTitle, type SquadDataset } from '../eval/squad.js';
+import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
-import type { PreparedContext, QuestionPassRunner } from './QuestionPass.js';
+import type { QuestionPassRunner } from './QuestionPass.js';
 import { blockSentenceFeatures } from './SentinelScorer.js';
 
 /**
@@ -41,10 +41,7 @@ export async function collectProbeExamples(
     }
   });
   // Seeded shuffle, take n, then group by paragraph so each context is prepared once.
-  for (let i = candidates.length - 1; i > 0; i--) {
-    const j = rng.uint32() % (i + 1);
-    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
-  }
+  rng.shuffle(candidates);
   const chosen = candidates.slice(0, opts.n);
   for (const c of chosen) {
     const k = paragraphs[c.paragraph].spans.length;
@@ -55,17 +52,11 @@ export async function collectProbeExamples(
   const X: Float64Array[] = [];
   const y: number[] = [];
   let done = 0;
-  let preparedFor = -1;
-  let ctx: PreparedContext | null = null;
   for (const i of order) {
     const item = chosen[i];
     const p = paragraphs[item.paragraph];
-    if (!ctx || preparedFor !== item.paragraph) {
-      const block: BlockSource = { chunkId: `squad:${p.id}`, documentId: `squad:${p.id}`, title: displayTitle(p.title), text: p.context, start: 0, sentences: p.spans };
-      ctx = await runner.prepare([block]);
-      preparedFor = item.paragraph;
-    }
-    const feats = blockSentenceFeatures(await runner.ask(ctx, item.question))[0];
+    const block: BlockSource = { chunkId: `squad:${p.id}`, documentId: `squad:${p.id}`, title: displayTitle(p.title), text: p.context, start: 0, sentences: p.spans };
+    const feats = blockSentenceFeatures(await runner.run([block], item.question, 'last'))[0];
     X.push(feats[item.positive], feats[item.negative]);
     y.push(1, 0);
     opts.onProgress?.(++done, chosen.length);

@@ -1,5 +1,5 @@
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
+import { minimiseNewton, type NewtonObjective, type NewtonOptions } from './NewtonMinimiser.js';
 import { Probe, type ProbeTarget } from './Probe.js';
 
 /**
@@ -8,8 +8,8 @@ import { Probe, type ProbeTarget } from './Probe.js';
  *
  * Objective (the scikit-learn convention, intercept not penalised):
  *   f(w, b) = ½‖w‖² + C · Σᵢ sᵢ · [log(1 + e^{zᵢ}) − yᵢ zᵢ],   zᵢ = w·xᵢ + b,   sᵢ = n / (2 · n_{class(i)})
- * Minimised by Newton's method with a Cholesky solve (ml-matrix) and Armijo backtracking: the objective is
- * strictly convex, so it converges to the unique optimum in a few steps and is fully deterministic.
+ * Minimised by Newton's method (NewtonMinimiser): the objective is strictly convex, so it converges to the
+ * unique optimum in a few steps and is fully deterministic.
  * (npm `ml-logistic-regression` was checked: fixed-step gradient descent without L2 or sample weights.)
  */
 export interface LogisticFit {
@@ -20,11 +20,7 @@ export interface LogisticFit {
   gradientNorm: number;
 }
 
-export interface FitOptions {
-  maxIterations?: number;
-  /** Stop when max |gradient| falls below this. */
-  tolerance?: number;
-}
+export type FitOptions = NewtonOptions;
 
 /** Class-balanced sample weights: n / (2 · count of the sample's class). */
 export function balancedWeights(y: ArrayLike<number>): Float64Array {
@@ -45,9 +41,6 @@ export function fitLogistic(X: ArrayLike<number>[], y: ArrayLike<number>, C: num
   if (n === 0) throw new Error('fitLogistic: no samples');
   const d = X[0].length;
   const p1 = d + 1; // last parameter is the intercept
-  const maxIter = opts.maxIterations ?? 100;
-  const tol = opts.tolerance ?? 1e-9;
-  const theta = new Float64Array(p1);
 
   const margins = (t: Float64Array): Float64Array => {
     const z = new Float64Array(n);
@@ -59,85 +52,46 @@ export function fitLogistic(X: ArrayLike<number>[], y: ArrayLike<number>, C: num
     }
     return z;
   };
-  const objective = (t: Float64Array, z: Float64Array): number => {
-    let reg = 0;
-    for (let j = 0; j < d; j++) reg += t[j] * t[j];
-    let loss = 0;
-    for (let i = 0; i < n; i++) loss += weights[i] * (log1pExp(z[i]) - y[i] * z[i]);
-    return 0.5 * reg + C * loss;
-  };
-
-  let z = margins(theta);
-  let f = objective(theta, z);
-  let gradNorm = Infinity;
-  let it = 0;
-  for (; it < maxIter; it++) {
-    const g = new Float64Array(p1);
-    const H = new Float64Array(p1 * p1);
-    for (let j = 0; j < d; j++) {
-      g[j] = theta[j];
-      H[j * p1 + j] = 1;
-    }
-    for (let i = 0; i < n; i++) {
-      const x = X[i];
-      const p = sigmoid(z[i]);
-      const r = C * weights[i] * (p - y[i]);
-      const w = C * weights[i] * p * (1 - p);
-      for (let a = 0; a < d; a++) {
-        const xa = x[a];
-        g[a] += r * xa;
-        const wa = w * xa;
-        if (wa === 0) continue;
-        const row = a * p1;
-        for (let b = a; b < d; b++) H[row + b] += wa * x[b];
-        H[row + d] += wa;
+  const objective: NewtonObjective = {
+    size: p1,
+    value: (t) => {
+      const z = margins(t);
+      let reg = 0;
+      for (let j = 0; j < d; j++) reg += t[j] * t[j];
+      let loss = 0;
+      for (let i = 0; i < n; i++) loss += weights[i] * (log1pExp(z[i]) - y[i] * z[i]);
+      return 0.5 * reg + C * loss;
+    },
+    derivatives: (t) => {
+      const z = margins(t);
+      const g = new Float64Array(p1);
+      const H = new Float64Array(p1 * p1);
+      for (let j = 0; j < d; j++) {
+        g[j] = t[j];
+        H[j * p1 + j] = 1;
       }
-      g[d] += r;
-      H[d * p1 + d] += w;
-    }
-    gradNorm = 0;
-    for (let j = 0; j < p1; j++) gradNorm = Math.max(gradNorm, Math.abs(g[j]));
-    if (gradNorm < tol) break;
-    const rows: number[][] = [];
-    for (let a = 0; a < p1; a++) {
-      const row = new Array<number>(p1);
-      for (let b = 0; b < p1; b++) row[b] = a <= b ? H[a * p1 + b] : H[b * p1 + a];
-      rows.push(row);
-    }
-    const chol = new CholeskyDecomposition(new Matrix(rows));
-    if (!chol.isPositiveDefinite()) throw new Error('fitLogistic: Hessian not positive definite (degenerate features?)');
-    const step = chol.solve(Matrix.columnVector(Array.from(g))).getColumn(0);
-    let slope = 0;
-    for (let j = 0; j < p1; j++) slope += g[j] * step[j];
-    // Armijo backtracking along the Newton direction (full steps once close to the optimum).
-    let t = 1;
-    let next = theta;
-    let zNext = z;
-    let fNext = f;
-    for (let k = 0; k < 50; k++) {
-      next = Float64Array.from(theta, (v, j) => v - t * step[j]);
-      zNext = margins(next);
-      fNext = objective(next, zNext);
-      if (fNext <= f - 1e-4 * t * slope) break;
-      t /= 2;
-    }
-    if (!(fNext < f)) break; // no further decrease in floating point: at the optimum
-    theta.set(next);
-    z = zNext;
-    f = fNext;
-    // Converged in parameter space (the gradient can stall just above `tolerance` in floating point).
-    let stepMax = 0;
-    let thetaMax = 0;
-    for (let j = 0; j < p1; j++) {
-      stepMax = Math.max(stepMax, Math.abs(t * step[j]));
-      thetaMax = Math.max(thetaMax, Math.abs(theta[j]));
-    }
-    if (stepMax <= 1e-12 * (1 + thetaMax)) {
-      it++;
-      break;
-    }
-  }
-  return { coef: theta.slice(0, d), intercept: theta[d], iterations: it, gradientNorm: gradNorm };
+      for (let i = 0; i < n; i++) {
+        const x = X[i];
+        const p = sigmoid(z[i]);
+        const r = C * weights[i] * (p - y[i]);
+        const w = C * weights[i] * p * (1 - p);
+        for (let a = 0; a < d; a++) {
+          const xa = x[a];
+          g[a] += r * xa;
+          const wa = w * xa;
+          if (wa === 0) continue;
+          const row = a * p1;
+          for (let b = a; b < d; b++) H[row + b] += wa * x[b];
+          H[row + d] += wa;
+        }
+        g[d] += r;
+        H[d * p1 + d] += w;
+      }
+      return { gradient: g, hessian: H };
+    },
+  };
+  const { theta, iterations, gradientNorm } = minimiseNewton(objective, opts, 'fitLogistic');
+  return { coef: theta.slice(0, d), intercept: theta[d], iterations, gradientNorm };
 }
 
 /** Area under the ROC curve (Mann-Whitney statistic, ties count one half). */
@@ -186,11 +140,7 @@ export function stratifiedFolds(y: ArrayLike<number>, k: number, seed: number): 
   const rng = new SeededRandom(seed, 'probe-folds');
   const fold = new Int32Array(y.length);
   for (const cls of [0, 1]) {
-    const members = Array.from({ length: y.length }, (_, i) => i).filter((i) => y[i] === cls);
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = rng.uint32() % (i + 1);
-      [members[i], members[j]] = [members[j], members[i]];
-    }
+    const members = rng.shuffle(Array.from({ length: y.length }, (_, i) => i).filter((i) => y[i] === cls));
     members.forEach((m, r) => (fold[m] = r % k));
   }
   return fold;

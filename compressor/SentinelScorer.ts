@@ -1,12 +1,12 @@
 import type { Probe } from './Probe.js';
-import type { ProbedPass } from './QuestionPass.js';
+import type { TappedPass } from './QuestionPass.js';
 import { rawAttentionScore, sentenceFeatures } from './SentenceFeatures.js';
 
 /** Features of every sentence of every block of a question pass: result[block][sentence]. */
-export function blockSentenceFeatures(pass: ProbedPass): Float64Array[][] {
+export function blockSentenceFeatures(pass: TappedPass): Float64Array[][] {
   const flat: { columns: number[] }[] = [];
   const owner: [number, number][] = [];
-  pass.context.blocks.forEach((block, b) =>
+  pass.blocks.forEach((block, b) =>
     block.sentences.forEach((s, si) => {
       if (s.tokenEnd > s.tokenStart) {
         flat.push({ columns: Array.from({ length: s.tokenEnd - s.tokenStart }, (_, t) => block.tokenIndices[s.tokenStart + t]) });
@@ -17,7 +17,7 @@ export function blockSentenceFeatures(pass: ProbedPass): Float64Array[][] {
   const feats = sentenceFeatures(pass, pass.contextColumns, flat);
   const width = pass.attentions.length * pass.heads;
   // A sentence without tokens (nothing to attend to) gets all-zero features.
-  const out: Float64Array[][] = pass.context.blocks.map((block) => block.sentences.map(() => new Float64Array(width)));
+  const out: Float64Array[][] = pass.blocks.map((block) => block.sentences.map(() => new Float64Array(width)));
   owner.forEach(([b, si], i) => (out[b][si] = feats[i]));
   return out;
 }
@@ -26,6 +26,6 @@ export function blockSentenceFeatures(pass: ProbedPass): Float64Array[][] {
  * Sentence relevance per block: the probe's probability when a probe is given, otherwise the raw-attention
  * score (feature mean over layer-heads). Scores are comparable across blocks of one pass.
  */
-export function scoreSentences(pass: ProbedPass, probe?: Probe | null): number[][] {
+export function scoreSentences(pass: TappedPass, probe?: Probe | null): number[][] {
   return blockSentenceFeatures(pass).map((block) => block.map((f) => (probe ? probe.score(f) : rawAttentionScore(f))));
 }

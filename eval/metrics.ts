@@ -28,12 +28,7 @@ export function reciprocalRankAtK(ranked: readonly string[], relevant: Iterable<
   return 0;
 }
 
-export function mean(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
-}
+export { mean } from '../infra/stats.js';
 
 // Python's string.punctuation, which the official script strips.
 const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
@@ -44,6 +39,24 @@ const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 export function normalizeAnswer(s: string): string {
   const noPunct = s.toLowerCase().replace(ASCII_PUNCTUATION, '');
   return noPunct.replace(ARTICLES, ' ').split(/\s+/u).filter(Boolean).join(' ');
+}
+
+/**
+ * Word tokens for answer containment: the official normalisation, except that punctuation separates words
+ * instead of vanishing, so `appearance".[citation` still holds the word "appearance" (the official rule
+ * would glue it to "citation").
+ */
+function containmentTokens(s: string): string {
+  return normalizeAnswer(s.replace(ASCII_PUNCTUATION, ' '));
+}
+
+/** Does `text` hold one of the gold answers as a run of whole words (both sides normalised alike)? */
+export function containsAnswer(text: string, golds: readonly string[]): boolean {
+  const t = ` ${containmentTokens(text)} `;
+  return golds.some((g) => {
+    const n = containmentTokens(g);
+    return n.length > 0 && t.includes(` ${n} `);
+  });
 }
 
 export function exactMatch(prediction: string, gold: string): number {

@@ -1,7 +1,7 @@
 import { answerRetained, mean, rankedDocuments, reciprocalRankAtK, recallAtK, spanCoverage, squadScores } from './metrics.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { compressionRatio, contextSpans, type Asker, type EvalAskRequest } from './askOutcome.js';
-import { allParagraphs, displayTitle, type SquadDataset } from './squad.js';
+import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
 
 /**
  * SQuAD through the whole ask pipeline: every paragraph of the chosen articles is a document, each selected

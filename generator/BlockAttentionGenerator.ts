@@ -8,7 +8,7 @@ import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRender
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
 import { Sampler, type SamplingOptions } from './Sampler.js';
-import { TokenChannel } from './TokenChannel.js';
+import { TextStream } from './TextStream.js';
 import { layOutContiguous, overwriteRange } from './kvLayout.js';
 
 export type GeneratorMode = 'full' | 'blocks';
@@ -57,8 +57,16 @@ export interface QuestionPassResult {
   kv: KvCache;
   /** Context + this pass: where decoding continues. */
   cache: KvCache;
-  /** Per layer [heads, S, start+S], with a tapped model and `attentions: true`. */
+  /** With `tapRows` r: per layer [heads, r, start+S], the attention of the pass's last r tokens (tapped model). */
   attentions?: Float32Array[];
+}
+
+export interface PassOptions {
+  /**
+   * Attention rows to tap: the last `tapRows` tokens of the pass (0 = none). The tokens before them run untapped
+   * first, so only the rows asked for are materialised (1: the last prompt token, what sentence features read).
+   */
+  tapRows?: number;
 }
 
 export interface GeneratedToken {
@@ -76,43 +84,6 @@ export interface GenerationResult {
   /** From the start of generate() to the first token, and to the end. */
   firstTokenMs: number | null;
   decodeMs: number;
-}
-
-export interface CacheSummary {
-  hits: { memory: number; disk: number; joined: number };
-  misses: number;
-}
-
-export interface AnswerTimings {
-  assembleMs: number;
-  questionPrefillMs: number;
-  /** Time to the first generated token, from the start of answer(). */
-  firstTokenMs: number | null;
-  totalMs: number;
-}
-
-export interface AnswerRequest {
-  question: string;
-  /** Retrieved chunks in the order they should appear. */
-  chunks: BlockSource[];
-  mode?: GeneratorMode;
-  recomputeHead?: number;
-  sampling?: SamplingOptions;
-  signal?: AbortSignal;
-}
-
-export interface AnswerResult extends GenerationResult {
-  mode: GeneratorMode;
-  layout: BlockLayout[];
-  timings: AnswerTimings;
-  cache: CacheSummary;
-  usage: { promptTokens: number; completionTokens: number };
-}
-
-/** A running answer: tokens as they are produced, and the full result when done. */
-export interface AnswerRun {
-  tokens: AsyncIterable<GeneratedToken>;
-  result: Promise<AnswerResult>;
 }
 
 export interface GeneratorOptions {
@@ -149,10 +120,11 @@ function stopTokenIds(model: DecoderModel): number[] {
 }
 
 /**
- * Block-Attention RAG generation over reusable KV blocks, as composable stages: prefix KV (once per model and
- * template), per-block KV computed as a continuation of the prefix (cached), assembly with re-encoded positions
- * (optionally keeping some tokens only, optionally recomputing block heads in context), a question pass with full
- * attention over the assembled context, and decoding. The compressor and reranker act between these stages.
+ * Block-Attention RAG generation over reusable KV blocks, as the model-side operations the ask pipeline
+ * (ask/AskPipeline.ts) orders: prefix KV (once per model and template), per-block KV computed as a continuation of
+ * the prefix (cached), assembly with re-encoded positions (optionally keeping some tokens only, optionally
+ * recomputing block heads in context), a question pass with full attention over the assembled context (optionally
+ * tapping attention rows), and decoding.
  */
 export class BlockAttentionGenerator {
   readonly stopIds: number[];
@@ -238,6 +210,15 @@ export class BlockAttentionGenerator {
   }
 
   /**
+   * blockKv for several blocks at once: their store lookups start together, so disk reads overlap one another and
+   * the decoding of blocks already read. Computes on misses still run one at a time (onnxruntime-node runs a session
+   * synchronously on the main thread).
+   */
+  blockKvs(rendered: RenderedBlock[]): Promise<BlockKv[]> {
+    return Promise.all(rendered.map((r) => this.blockKv(r)));
+  }
+
+  /**
    * Prefix KV + the blocks in the given order, each re-encoded to contiguous positions after what precedes it.
    * With `keep`, only those token indices of a block are placed; with `recomputeHead` k, the first k placed tokens
    * of each block are recomputed with attention over everything before them (prefix and earlier blocks).
@@ -276,12 +257,21 @@ export class BlockAttentionGenerator {
   }
 
   /** Runs `tokens` (normally the final block) with full attention over the assembled context. */
-  async questionPass(context: AssembledContext, tokens: number[], opts: { attentions?: boolean } = {}): Promise<QuestionPassResult> {
+  async questionPass(context: AssembledContext, tokens: number[], opts: PassOptions = {}): Promise<QuestionPassResult> {
     if (tokens.length === 0) throw new Error('questionPass: no tokens');
+    const tapRows = opts.tapRows ?? 0;
+    if (!Number.isInteger(tapRows) || tapRows < 0 || tapRows > tokens.length) throw new RangeError(`questionPass: tapRows ${tapRows} outside [0, ${tokens.length}]`);
     const start = context.kv.length;
-    const out = await this.model.forward(tokens, range(start, tokens.length), start > 0 ? context.kv : null, {
+    let past: KvCache | null = start > 0 ? context.kv : null;
+    const untapped = tokens.length - tapRows;
+    if (tapRows > 0 && untapped > 0) {
+      const head = await this.model.forward(tokens.slice(0, untapped), range(start, untapped), past, { logits: 'none', present: 'all' });
+      past = head.present;
+    }
+    const runFrom = tapRows > 0 ? untapped : 0;
+    const out = await this.model.forward(tokens.slice(runFrom), range(start + runFrom, tokens.length - runFrom), past, {
       logits: 'last',
-      attentions: opts.attentions,
+      attentions: tapRows > 0,
       present: 'all',
     });
     const cache = out.present;
@@ -300,7 +290,7 @@ export class BlockAttentionGenerator {
    * Full mode (the exact baseline): the prefix from cache, then every block and the final block prefilled in one
    * pass with ordinary causal attention.
    */
-  async fullPass(rendered: RenderedBlock[], finalTokens: number[], opts: { attentions?: boolean } = {}): Promise<QuestionPassResult> {
+  async fullPass(rendered: RenderedBlock[], finalTokens: number[], opts: PassOptions = {}): Promise<QuestionPassResult> {
     const prefix = await this.prefix();
     const context: AssembledContext = { kv: prefix.kv, tokens: [...prefix.tokens], prefixLength: prefix.tokens.length, layout: [] };
     let pos = prefix.tokens.length;
@@ -324,7 +314,7 @@ export class BlockAttentionGenerator {
     const maxTokens = sampling.maxTokens ?? 256;
     const stops = new Set([...this.stopIds, ...(sampling.stopTokenIds ?? [])]);
     const tokenIds: number[] = [];
-    let text = '';
+    const stream = new TextStream(this.model.tokenizer);
     let firstTokenMs: number | null = null;
     let finishReason: FinishReason = 'length';
     let cache = pass.cache;
@@ -341,19 +331,13 @@ export class BlockAttentionGenerator {
         break;
       }
       tokenIds.push(id);
-      const decoded = this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true });
-      // Hold back a trailing partial UTF-8 sequence until its next byte arrives.
-      const stable = decoded.endsWith('\uFFFD') ? text : decoded;
-      const delta = stable.startsWith(text) ? stable.slice(text.length) : '';
-      if (stable.startsWith(text)) text = stable;
-      yield { id, text: delta };
+      yield { id, text: stream.push(id) };
       if (tokenIds.length >= maxTokens) break;
       const out = await this.model.forward([id], [cache.length], cache, { logits: 'last', present: 'all' });
       cache = out.present;
       logits = out.logits as Float32Array;
     }
-    text = tokenIds.length > 0 ? this.model.tokenizer.decode(tokenIds, { skip_special_tokens: true }) : '';
-    return { tokenIds, text, finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
+    return { tokenIds, text: stream.text(), finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
   }
 
   /** Computes and stores a chunk's block KV ahead of queries (what the prefill queue runs). */
@@ -361,71 +345,5 @@ export class BlockAttentionGenerator {
     const { source } = await this.blockKv(this.render(chunk));
     await this.store.flush();
     return source;
-  }
-
-  /** The whole pipeline for the HTTP layer: render, fetch/compute blocks, assemble, question pass, stream tokens. */
-  answer(req: AnswerRequest): AnswerRun {
-    const channel = new TokenChannel<GeneratedToken>();
-    const result = this.runAnswer(req, channel).then(
-      (r) => {
-        channel.close();
-        return r;
-      },
-      (e: unknown) => {
-        channel.close(e);
-        throw e;
-      },
-    );
-    // The caller may only read tokens; the rejection still reaches it through the token iterator.
-    result.catch(() => undefined);
-    return { tokens: channel, result };
-  }
-
-  private async runAnswer(req: AnswerRequest, channel: TokenChannel<GeneratedToken>): Promise<AnswerResult> {
-    const t0 = performance.now();
-    const mode = req.mode ?? 'blocks';
-    const rendered = req.chunks.map((c) => this.render(c));
-    const finalTokens = this.finalTokens(req.question);
-    const cache: CacheSummary = { hits: { memory: 0, disk: 0, joined: 0 }, misses: 0 };
-    let pass: QuestionPassResult;
-    let assembleMs: number;
-    let t1: number;
-    if (mode === 'full') {
-      await this.prefix();
-      t1 = performance.now();
-      assembleMs = t1 - t0;
-      pass = await this.fullPass(rendered, finalTokens);
-    } else {
-      // One at a time: block computes already use every core, and concurrent runs would only contend.
-      const blocks: BlockKv[] = [];
-      for (const r of rendered) blocks.push(await this.blockKv(r));
-      for (const b of blocks) {
-        if (b.source === 'computed') cache.misses++;
-        else cache.hits[b.source]++;
-      }
-      const context = await this.assemble(blocks, { recomputeHead: req.recomputeHead ?? 0 });
-      t1 = performance.now();
-      assembleMs = t1 - t0;
-      pass = await this.questionPass(context, finalTokens);
-    }
-    const t2 = performance.now();
-    const gen = this.generate(pass, req.sampling, req.signal);
-    let firstTokenMs: number | null = null;
-    let step = await gen.next();
-    while (!step.done) {
-      firstTokenMs ??= performance.now() - t0;
-      channel.push(step.value);
-      step = await gen.next();
-    }
-    const g = step.value;
-    if (g.firstTokenMs !== null) firstTokenMs ??= t2 - t0 + g.firstTokenMs; // the first token was a stop token
-    return {
-      ...g,
-      mode,
-      layout: pass.context.layout,
-      timings: { assembleMs, questionPrefillMs: t2 - t1, firstTokenMs, totalMs: performance.now() - t0 },
-      cache,
-      usage: { promptTokens: pass.start + pass.tokens.length, completionTokens: g.tokenIds.length },
-    };
   }
 }

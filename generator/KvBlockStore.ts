@@ -1,8 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KvCache } from '../model/kv/KvCache.js';
+import { xxh64 } from '@node-rs/xxhash';
+import { KvCache, type HalfKv } from '../model/kv/KvCache.js';
+import { kvKernels } from '../model/kv/KvKernels.js';
 import { componentLogger } from '../infra/logger.js';
+import { DomainError } from '../infra/errors.js';
+import { writeFileAtomic } from '../infra/atomicWrite.js';
 
 const log = componentLogger('kv-store');
 
@@ -47,9 +51,13 @@ export interface KvStoreStats {
 }
 
 const MAGIC = Buffer.from('RAGKVBLK', 'ascii');
-const VERSION = 1;
+/** 2: xxh64 checksum, header padded to 8 bytes (version 1 files, sha256, are rejected as stale and recomputed). */
+const VERSION = 2;
 const SUFFIX = '.kv';
-const CHECKSUM_BYTES = 32;
+const CHECKSUM_BYTES = 8;
+const FIXED_BYTES = 16;
+/** The JSON header is padded so positions (int32) and the fp16 payload start aligned: typed-array views, no copies. */
+const HEADER_ALIGN = 8;
 
 interface FileHeader {
   key: string;
@@ -61,15 +69,32 @@ interface FileHeader {
   dtype: 'float16-le';
 }
 
-class CorruptBlockError extends Error {}
-
-export class Fp16RangeError extends Error {
-  override name = 'Fp16RangeError';
+/** A block file that fails its checks; caught where read: the file is deleted and the block recomputed. */
+class CorruptBlockError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
 }
 
-function hasInfinity(half: Uint16Array, source: Float32Array): boolean {
-  for (let i = 0; i < half.length; i++) if ((half[i] & 0x7fff) === 0x7c00 && Number.isFinite(source[i])) return true;
-  return false;
+/** KV values outside what fp16 can hold: the block stays in memory only. */
+export class Fp16RangeError extends DomainError {
+  constructor(message: string) {
+    super('internal', message);
+  }
+}
+
+/** xxh64 of a file's body (a fast checksum against torn or damaged files; keys are content addresses already). */
+function checksum(body: Uint8Array): Buffer {
+  const out = Buffer.alloc(CHECKSUM_BYTES);
+  out.writeBigUInt64LE(xxh64(body));
+  return out;
+}
+
+/** A typed-array view of `bytes` when aligned for it, else a copy. */
+function view<T extends Int32Array | Uint16Array>(make: (buffer: ArrayBuffer, byteOffset: number, length: number) => T, bytes: Buffer, elementBytes: number): T {
+  if (bytes.byteOffset % elementBytes === 0) return make(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / elementBytes);
+  const copy = Buffer.from(bytes);
+  return make(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / elementBytes);
 }
 
 /** Content address of a block: model, the context it continues (template + prefix) and its tokens. */
@@ -139,6 +164,15 @@ export class KvBlockStore {
     this.s.disk.hits++;
     this.remember(key, kv);
     return { kv, source: 'disk' };
+  }
+
+  /**
+   * A block's verified fp16 form from the disk tier, without decoding to fp32 and without promoting it to memory
+   * (for callers that feed fp16 on, or decode it where it is used). Null when absent, corrupt or stale.
+   */
+  async readHalf(key: string): Promise<HalfKv | null> {
+    const buf = await this.readFile(key);
+    return buf && this.verified(key, buf, (b) => this.decodeHalf(key, b));
   }
 
   /** Stores in memory and writes the disk file (awaited). */
@@ -234,8 +268,11 @@ export class KvBlockStore {
     return idx;
   }
 
-  /** Encodes a cache as a disk file: magic, version, header length, JSON header, positions, fp16 payload, sha256 of all before. */
-  encode(key: string, kv: KvCache): Buffer {
+  /**
+   * Encodes a cache as a disk file: magic, version, header length, JSON header (space-padded to 8 bytes),
+   * positions, fp16 payload (per layer key then value), xxh64 of everything before it.
+   */
+  async encode(key: string, kv: KvCache): Promise<Buffer> {
     const header: FileHeader = {
       key,
       modelId: this.opts.modelId,
@@ -245,40 +282,41 @@ export class KvBlockStore {
       length: kv.length,
       dtype: 'float16-le',
     };
-    const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-    const fixed = Buffer.alloc(16);
+    const json = JSON.stringify(header);
+    const headerBytes = Buffer.from(json.padEnd(json.length + ((HEADER_ALIGN - ((FIXED_BYTES + Buffer.byteLength(json)) % HEADER_ALIGN)) % HEADER_ALIGN)), 'utf8');
+    const fixed = Buffer.alloc(FIXED_BYTES);
     MAGIC.copy(fixed, 0);
     fixed.writeUInt32LE(VERSION, 8);
     fixed.writeUInt32LE(headerBytes.length, 12);
-    const half = kv.toFp16();
-    for (const [i, l] of half.layers.entries()) {
-      // A finite value beyond fp16's range would come back as infinity and poison attention: keep such blocks off disk.
-      if (hasInfinity(l.key, kv.layers[i].key) || hasInfinity(l.value, kv.layers[i].value)) throw new Fp16RangeError(`layer ${i} has values outside the fp16 range`);
-    }
-    const parts: Buffer[] = [fixed, headerBytes, Buffer.from(half.positions.buffer, half.positions.byteOffset, half.positions.byteLength)];
-    for (const l of half.layers) {
-      parts.push(Buffer.from(l.key.buffer, l.key.byteOffset, l.key.byteLength), Buffer.from(l.value.buffer, l.value.byteOffset, l.value.byteLength));
+    const parts: Buffer[] = [fixed, headerBytes, Buffer.from(kv.positions.buffer, kv.positions.byteOffset, kv.positions.byteLength)];
+    for (const [i, l] of kv.layers.entries()) {
+      for (const values of [l.key, l.value]) {
+        const { half, overflow } = await kvKernels.floatToHalf(values);
+        // A finite value beyond fp16's range would come back as infinity and poison attention: keep such blocks off disk.
+        if (overflow) throw new Fp16RangeError(`layer ${i} has values outside the fp16 range`);
+        parts.push(Buffer.from(half.buffer, half.byteOffset, half.byteLength));
+      }
     }
     const body = Buffer.concat(parts);
-    return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+    return Buffer.concat([body, checksum(body)]);
   }
 
-  /** Decodes and verifies a disk file for `key`; throws CorruptBlockError on any mismatch. */
-  decode(key: string, buf: Buffer): KvCache {
+  /** Verifies a disk file for `key` and returns its fp16 form (views into `buf`); throws CorruptBlockError on any mismatch. */
+  decodeHalf(key: string, buf: Buffer): HalfKv {
     const fail = (why: string): never => {
       throw new CorruptBlockError(why);
     };
-    if (buf.length < 16 + CHECKSUM_BYTES) fail(`truncated (${buf.length} bytes)`);
+    if (buf.length < FIXED_BYTES + CHECKSUM_BYTES) fail(`truncated (${buf.length} bytes)`);
     if (!buf.subarray(0, 8).equals(MAGIC)) fail('bad magic');
     const version = buf.readUInt32LE(8);
     if (version !== VERSION) fail(`version ${version}, expected ${VERSION}`);
     const headerLen = buf.readUInt32LE(12);
-    if (16 + headerLen + CHECKSUM_BYTES > buf.length) fail('header runs past the end of the file');
+    if (FIXED_BYTES + headerLen + CHECKSUM_BYTES > buf.length) fail('header runs past the end of the file');
     const body = buf.subarray(0, buf.length - CHECKSUM_BYTES);
-    if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - CHECKSUM_BYTES))) fail('checksum mismatch');
+    if (!checksum(body).equals(buf.subarray(buf.length - CHECKSUM_BYTES))) fail('checksum mismatch');
     let header: FileHeader;
     try {
-      header = JSON.parse(buf.subarray(16, 16 + headerLen).toString('utf8')) as FileHeader;
+      header = JSON.parse(buf.subarray(FIXED_BYTES, FIXED_BYTES + headerLen).toString('utf8')) as FileHeader;
     } catch {
       return fail('unreadable header');
     }
@@ -291,34 +329,51 @@ export class KvBlockStore {
     if (header.dtype !== 'float16-le') fail(`dtype ${header.dtype}`);
     const n = header.length;
     const per = kvHeads * n * headDim;
-    if (!Number.isInteger(n) || n < 0 || body.length !== 16 + headerLen + 4 * n + layers * 2 * per * 2) fail('payload size does not match the header');
-    let at = 16 + headerLen;
-    const take = <T extends Int32Array | Uint16Array>(out: T): T => {
-      Buffer.from(out.buffer, out.byteOffset, out.byteLength).set(buf.subarray(at, at + out.byteLength));
-      at += out.byteLength;
-      return out;
+    const at = FIXED_BYTES + headerLen;
+    if (!Number.isInteger(n) || n < 0 || body.length !== at + 4 * n + layers * 2 * per * 2) fail('payload size does not match the header');
+    const positions = view((b, o, l) => new Int32Array(b, o, l), body.subarray(at, at + 4 * n), 4);
+    const payload = view((b, o, l) => new Uint16Array(b, o, l), body.subarray(at + 4 * n), 2);
+    return {
+      kvHeads,
+      headDim,
+      positions,
+      layers: Array.from({ length: layers }, (_, l) => ({ key: payload.subarray(2 * l * per, (2 * l + 1) * per), value: payload.subarray((2 * l + 1) * per, (2 * l + 2) * per) })),
     };
-    const positions = take(new Int32Array(n));
-    const halfLayers = Array.from({ length: layers }, () => ({ key: take(new Uint16Array(per)), value: take(new Uint16Array(per)) }));
-    return KvCache.fromFp16({ kvHeads, headDim, positions, layers: halfLayers });
   }
 
-  private async readDisk(key: string): Promise<KvCache | null> {
-    const file = this.filePath(key);
-    let buf: Buffer;
+  /** Decodes and verifies a disk file for `key`: the whole fp16 payload converted to fp32 in one native pass. */
+  async decode(key: string, buf: Buffer): Promise<KvCache> {
+    const half = this.decodeHalf(key, buf);
+    const per = half.kvHeads * half.positions.length * half.headDim;
+    const first = half.layers[0]?.key ?? new Uint16Array(0);
+    const payload = new Uint16Array(first.buffer, first.byteOffset, half.layers.length * 2 * per);
+    const values = await kvKernels.halfToFloat(payload);
+    return new KvCache(
+      half.layers.map((_, l) => ({ key: values.subarray(2 * l * per, (2 * l + 1) * per), value: values.subarray((2 * l + 1) * per, (2 * l + 2) * per) })),
+      half.kvHeads,
+      half.headDim,
+      half.positions.slice(),
+    );
+  }
+
+  private async readFile(key: string): Promise<Buffer | null> {
     try {
-      buf = await fs.promises.readFile(file);
+      return await fs.promises.readFile(this.filePath(key));
     } catch {
       return null;
     }
+  }
+
+  /** Runs a decoder over a file's bytes; a corrupt or stale file is deleted, counted and reported as null. */
+  private async verified<T>(key: string, buf: Buffer, decode: (buf: Buffer) => T | Promise<T>): Promise<T | null> {
+    const file = this.filePath(key);
     try {
-      const kv = this.decode(key, buf);
+      const out = await decode(buf);
       const now = new Date();
-      const idx = this.index();
-      idx?.set(key, { bytes: buf.length, atimeMs: now.getTime() });
+      this.index()?.set(key, { bytes: buf.length, atimeMs: now.getTime() });
       // Access time drives LRU eviction across processes; relatime mounts do not update it on reads.
       fs.promises.utimes(file, now, now).catch(() => undefined);
-      return kv;
+      return out;
     } catch (e) {
       if (!(e instanceof CorruptBlockError)) throw e;
       this.s.disk.corrupt++;
@@ -329,25 +384,21 @@ export class KvBlockStore {
     }
   }
 
+  private async readDisk(key: string): Promise<KvCache | null> {
+    const buf = await this.readFile(key);
+    return buf && this.verified(key, buf, (b) => this.decode(key, b));
+  }
+
   private async writeDisk(key: string, kv: KvCache): Promise<void> {
     const file = this.filePath(key);
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      const data = this.encode(key, kv);
-      const fh = await fs.promises.open(tmp, 'w');
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.promises.rename(tmp, file);
+      const data = await this.encode(key, kv);
+      await writeFileAtomic(file, data);
       this.s.disk.writes++;
       this.index()?.set(key, { bytes: data.length, atimeMs: Date.now() });
       await this.evictDisk(key);
     } catch (e) {
       this.s.disk.writeErrors++;
-      await fs.promises.rm(tmp, { force: true });
       log.error({ key, err: e }, 'KV block write failed');
       throw e;
     }

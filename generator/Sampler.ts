@@ -1,4 +1,4 @@
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
 
 export interface SamplingOptions {
   /** 0 or absent = greedy. */

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Config } from '../infra/config.js';
 import { DecoderModel } from '../model/DecoderModel.js';
-import { resolveModelDir } from '../model/resolveModelDir.js';
+import { componentLogger } from '../infra/logger.js';
+import { ensureDecoder, hubSettings, progressLog } from '../model/hub.js';
 import { BlockAttentionGenerator, modelIdentity } from './BlockAttentionGenerator.js';
 import { KvBlockStore } from './KvBlockStore.js';
 import type { PromptTemplateOptions } from './PromptTemplate.js';
@@ -17,11 +18,12 @@ export interface GeneratorSetup {
 }
 
 /**
- * The generator the service uses: GENERATOR_MODEL resolved under MODELS_DIR (throws ModelNotFoundError saying how
- * to provide one), with a KV store whose disk tier lives in DATA_DIR/kv/<model identity>.
+ * The generator the service uses: GENERATOR_MODEL resolved under MODELS_DIR, or downloaded into it (throws
+ * ModelNotFoundError saying how to provide one), with a KV store whose disk tier lives in DATA_DIR/kv/<model identity>.
  */
 export async function createGenerator(config: Config, setup: GeneratorSetup = {}): Promise<BlockAttentionGenerator> {
-  const dir = resolveModelDir(config.GENERATOR_MODEL, config.modelsDir);
+  // A hub id missing from MODELS_DIR is downloaded first when ALLOW_REMOTE_MODELS allows (progress in the log).
+  const dir = await ensureDecoder(config.GENERATOR_MODEL, hubSettings(config), progressLog(componentLogger('models'), config.GENERATOR_MODEL), config.GENERATOR_DTYPE);
   const model = await DecoderModel.load(dir, {
     intraOpThreads: config.ORT_INTRA_OP_THREADS,
     enableCpuMemArena: config.ORT_ENABLE_CPU_MEM_ARENA,

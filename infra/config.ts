@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DECODER_DTYPES } from '../model/ModelFiles.js';
+import { DomainError } from './errors.js';
 
 /** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */
 const boolFromEnv = z
@@ -16,6 +17,8 @@ const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /** The API's bound on one Redis command: past it (Redis down, unreachable or hung) a request answers 503 with Retry-After. Workers wait instead. */
+  REDIS_REQUEST_TIMEOUT_MS: intFromEnv(100, 600000).default(3000),
   DATA_DIR: z.string().min(1).default('./data'),
   MODELS_DIR: z.string().min(1).default('./models'),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -23,13 +26,19 @@ const EnvSchema = z.object({
   /** Which export file of GENERATOR_MODEL to load (onnx/model_<dtype>.onnx); unset = the benchmarked default, or what the folder has. */
   GENERATOR_DTYPE: z.enum(DECODER_DTYPES).optional(),
   EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
-  /** When false (the default here), models are only read from MODELS_DIR; hub downloads need an explicit opt-in. */
-  ALLOW_REMOTE_MODELS: boolFromEnv.default(false),
+  /**
+   * Models missing from MODELS_DIR: `auto` downloads them when the hub answers and otherwise falls back at once
+   * (USE-lite embeddings, ask answering 503); `true` always tries to download; `false` never does (offline).
+   */
+  ALLOW_REMOTE_MODELS: z
+    .enum(['auto', '1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .transform((v): 'auto' | boolean => (v === 'auto' ? 'auto' : ['1', 'true', 'yes', 'on'].includes(v)))
+    .default('auto'),
+  /** The model hub downloads come from (a mirror speaking the Hugging Face protocol works too). */
+  HF_ENDPOINT: z.url({ protocol: /^https?$/ }).default('https://huggingface.co/'),
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose (one per core). */
   ORT_INTRA_OP_THREADS: intFromEnv(0, 256).default(0),
   ORT_ENABLE_CPU_MEM_ARENA: boolFromEnv.default(true),
-  /** How many worker processes (sandboxed BullMQ processors) run model work concurrently. */
-  WORKER_CONCURRENCY: intFromEnv(1, 64).default(1),
   /** Run the queue workers inside `npm start` (true) or only the HTTP API (false, for split deployments). */
   RUN_WORKERS: boolFromEnv.default(true),
   /** Target and hard maximum chunk size in tokens (sentence-aligned). */
@@ -47,6 +56,22 @@ const EnvSchema = z.object({
   KV_DISK_BYTES: intFromEnv(0, 2 ** 50).default(20 * 2 ** 30),
   /** HNSW query breadth; unset = grows with index size (64 up to 50k vectors, 128 up to 100k, 256 above: measured for recall@10 >= 0.99). */
   SEARCH_EF: intFromEnv(1, 4096).optional(),
+  /** The request line and headers must arrive within this; otherwise 408 and the connection is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: intFromEnv(1000, 600000).default(10000),
+  /** The whole request, body included, must arrive within this (a body at 1 byte/s is cut off); otherwise 408 and closed. */
+  HTTP_REQUEST_TIMEOUT_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Open connections per client address (the peer's: with TRUST_PROXY_HOPS > 0 that is the proxy, so the cap is not applied); 0 = no cap. Room for a pooled client's parallel requests. */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(0, 100000).default(128),
+  /** A streamed answer whose client reads nothing for this long is cut off and its generation stopped (generation pauses as soon as the socket buffer is full). */
+  STREAM_STALL_MS: intFromEnv(1000, 3600000).default(30000),
+  /** Kernel send buffer of a streamed answer's socket (Linux doubles it): how much a non-reading client can absorb before generation pauses. */
+  STREAM_SEND_BUFFER_BYTES: intFromEnv(2048, 16 * 1024 * 1024).default(16384),
+  /** Questions (/v1/ask, /v1/chat/completions) one API key (or client address while authentication is off) may have running or waiting in one API process; beyond: 429; 0 = no cap. */
+  ASK_MAX_PER_CLIENT: intFromEnv(0, 10000).default(4),
+  /** Questions one API process answers at once (each uses every core); the rest wait. */
+  ASK_MAX_CONCURRENT: intFromEnv(1, 1024).default(2),
+  /** Questions waiting for a slot in one API process; beyond: 503, so a burst of asks cannot starve search. */
+  ASK_MAX_QUEUED: intFromEnv(0, 100000).default(32),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: intFromEnv(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   /** Requests per API key (or per client IP when authentication is off) per window, shared by all API replicas through Redis; 0 = no limit. */
@@ -59,6 +84,8 @@ const EnvSchema = z.object({
   /** On SIGTERM: how long in-flight requests (and worker jobs) may run before they are cut off (jobs are then handed back). */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600000).default(25000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append the JSON logs to this file instead of stderr (read by infra/logger.ts at start-up). */
+  LOG_FILE: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -69,10 +96,9 @@ export interface Config extends Env {
   modelsDir: string;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends DomainError {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 
@@ -96,6 +122,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return { ...e, dataDir: path.resolve(e.DATA_DIR), modelsDir: path.resolve(e.MODELS_DIR) };
 }
-
-/** Names and one-line meanings, used by the README and `rag config`. */
-export const CONFIG_KEYS = Object.keys(EnvSchema.shape) as (keyof Env)[];

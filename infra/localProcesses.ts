@@ -1,11 +1,13 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 
 /**
  * Starting this project's own processes on this machine: a free loopback port, a compiled service
- * forked with an IPC readiness message, a private redis-server. Used by the load benchmark and the
- * integration tests, which must run real processes.
+ * forked with an IPC readiness message, a redis-server (the embedded one of `npm start`, and the private ones of
+ * the load benchmark and the integration tests, which must run real processes).
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,11 +48,23 @@ export function forkService(
   let out = '';
   const capture = opts.captureOutput ?? true;
   const child = fork(script, [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // Captured output includes the service's logs (tests read them), so they are not sent to a LOG_FILE.
+    env: { ...process.env, LOG_LEVEL: 'warn', ...(capture ? { LOG_FILE: '' } : {}), ...env },
     stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  // This process's log file (if it has one) gets the child's captured logs too, whole lines at a time.
+  const logFile = process.env.LOG_FILE?.trim();
+  if (capture && logFile) {
+    let partial = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      const text = partial + d.toString();
+      const cut = text.lastIndexOf('\n') + 1;
+      partial = text.slice(cut);
+      if (cut > 0) fs.appendFileSync(logFile, text.slice(0, cut));
+    });
+  }
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${script} did not become ${waitFor} in ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -71,19 +85,34 @@ export function hasRedisServer(): boolean {
   return spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 }
 
-/** A private redis-server on `port` with append-only persistence in `dir`; resolves once it answers PING. */
-export async function startRedisServer(port: number, dir: string, timeoutMs = 20_000): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
-    stdio: 'ignore',
-  });
+export interface RedisServerOptions {
+  /** Detach it (it outlives this process; the embedded Redis of `npm start`), logging to dir/redis.log. */
+  daemonize?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * The one place a redis-server is started: on 127.0.0.1:`port` with append-only persistence in `dir` (the project's
+ * data lives in Redis, so durability matters); resolves once it answers PING. Returns the child process, or null for
+ * a daemonized server (its launcher has exited).
+ */
+export function startRedisServer(port: number, dir: string, opts?: RedisServerOptions & { daemonize?: false }): Promise<ChildProcess>;
+export function startRedisServer(port: number, dir: string, opts: RedisServerOptions & { daemonize: true }): Promise<null>;
+export async function startRedisServer(port: number, dir: string, opts: RedisServerOptions = {}): Promise<ChildProcess | null> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
+  if (opts.daemonize) args.push('--daemonize', 'yes', '--logfile', path.join(dir, 'redis.log'));
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const launcherExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (opts.daemonize) await launcherExited;
   const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: null });
   probe.on('error', () => undefined);
   const end = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
-      if ((await probe.ping().catch(() => '')) === 'PONG') return child;
-      if (Date.now() > end) throw new Error(`redis-server on port ${port} did not answer in ${timeoutMs} ms`);
+      if (!opts.daemonize && child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+      if ((await probe.ping().catch(() => '')) === 'PONG') return opts.daemonize ? null : child;
+      if (Date.now() > end) throw new Error(`redis-server on port ${port} did not answer in ${timeoutMs} ms${opts.daemonize ? `; see ${path.join(dir, 'redis.log')}` : ''}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {

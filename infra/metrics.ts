@@ -21,6 +21,7 @@ export interface ScrapeSources {
   kvTiers?: () => Record<string, TierCounters> | null;
   collections?: () => Promise<{ name: string; documents: number; chunks: number }[]>;
   indexes?: () => { collection: string; vectors: number; tombstones: number }[];
+  askAdmission?: () => { inFlight: number; queued: number; rejected: Record<string, number> };
 }
 
 /** The ask pipeline's stages, as recorded in AskResponse.timings. */
@@ -139,6 +140,32 @@ export class ServiceMetrics {
           },
         });
       }
+    }
+    if (sources.askAdmission) {
+      const read = sources.askAdmission;
+      for (const [name, help, field] of [
+        ['rag_asks_in_flight', 'Questions being answered by this process', 'inFlight'],
+        ['rag_asks_queued', 'Questions waiting for a free slot in this process', 'queued'],
+      ] as const) {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(read()[field]);
+          },
+        });
+      }
+      new Counter({
+        name: 'rag_asks_rejected_total',
+        help: 'Questions refused at admission: per_client (429, the caller is at its cap) or queue_full (503)',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, n] of Object.entries(read().rejected)) this.inc({ reason }, n);
+        },
+      });
     }
     if (sources.indexes) {
       const read = sources.indexes;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { DomainError } from '../infra/errors.js';
 import { decoderShapeFromConfig, type DecoderShape } from './DecoderShape.js';
 import { HalfLayerKv, KvCache, type LayerKv } from './kv/KvCache.js';
 import { float32ToHalf, halfToFloat32 } from './kv/half.js';
@@ -70,9 +71,14 @@ export interface ForwardResult {
   attentionRows?: number[];
 }
 
-/** A pass whose positions the loaded graph cannot honour (it would silently compute with other positions). */
-export class PositionsUnsupportedError extends Error {
-  override name = 'PositionsUnsupportedError';
+/**
+ * A pass whose positions the loaded graph cannot honour (it would silently compute with other positions): a request
+ * this model cannot serve, so an `invalid` input (the mode) rather than a fault.
+ */
+export class PositionsUnsupportedError extends DomainError {
+  constructor(message: string) {
+    super('invalid', message, { field: 'mode' });
+  }
 }
 
 type HalfOrFloat = Float32Array | Uint16Array;
@@ -91,6 +97,9 @@ const asFloat32 = (t: ort.Tensor): Float32Array => (t.type === 'float16' ? halfT
  * wiring, row-selecting attention taps). Positions a graph cannot honour raise PositionsUnsupportedError.
  */
 export class DecoderModel {
+  /** Forward calls made so far (each one onnxruntime session run): what tests count model passes by. */
+  forwardCalls = 0;
+
   private constructor(
     readonly dir: string,
     readonly config: DecoderShape,
@@ -113,7 +122,7 @@ export class DecoderModel {
     const sourcePath = path.join(abs, onnxFile);
     if (!fs.existsSync(sourcePath)) throw new Error(`${sourcePath} not found (expected a Hugging Face/optimum layout with onnx/ inside ${abs})`);
     const runtime = prepareRuntimeGraph(sourcePath, { taps: opts.taps ?? 'if-exposed', gqaTaps: opts.gqaTaps });
-    if (opts.taps && !runtime.taps) throw new Error(`${sourcePath}: cannot tap attention: ${(runtime.export.taps as { reason: string }).reason}`);
+    if (opts.taps && !runtime.taps) throw new DomainError('invalid', `${sourcePath}: cannot tap attention: ${(runtime.export.taps as { reason: string }).reason}`);
     const session = await ort.InferenceSession.create(runtime.path, {
       intraOpNumThreads: opts.intraOpThreads ?? 0,
       interOpNumThreads: 1,
@@ -276,6 +285,7 @@ export class DecoderModel {
     if (logitsMode !== 'none') fetches.push('logits');
     for (let i = 0; i < layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     if (rows) fetches.push(...this.attentionOutputs);
+    this.forwardCalls++;
     const out = await this.session.run(feeds, fetches);
 
     // present = past + new along the token axis; keep the new tokens only.

@@ -1,3 +1,5 @@
+import { DomainError } from '../infra/errors.js';
+
 /** The shape facts of a decoder every model-side stage needs, read from a Hugging Face config.json. */
 export interface DecoderShape {
   modelType: string;
@@ -15,8 +17,10 @@ export interface DecoderShape {
   eosTokenIds: number[];
 }
 
-export class UnsupportedModelError extends Error {
-  override name = 'UnsupportedModelError';
+export class UnsupportedModelError extends DomainError {
+  constructor(message: string) {
+    super('unavailable', message);
+  }
 }
 
 type Json = Record<string, unknown>;

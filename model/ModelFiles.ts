@@ -105,14 +105,16 @@ export const METADATA_FILES = [
  */
 export function decoderFilesToPull(listing: string[], dtype: DecoderDtype | undefined, genaiDecoder: string | null): { decoder: string; files: string[] } {
   let decoder: string;
+  const present = DECODER_DTYPES.filter((d) => listing.includes(DTYPE_FILES[d]));
   if (genaiDecoder) decoder = genaiDecoder;
-  else {
-    const want = dtype ?? DEFAULT_DECODER_DTYPE;
-    decoder = DTYPE_FILES[want];
-    if (!listing.includes(decoder)) {
-      const present = DECODER_DTYPES.filter((d) => listing.includes(DTYPE_FILES[d]));
-      throw new DecoderFileError(`the repo has no ${decoder} (dtype ${want}); it has ${present.length > 0 ? present.join(', ') : 'no onnx/model*.onnx'}`);
-    }
+  else if (dtype) {
+    decoder = DTYPE_FILES[dtype];
+    if (!listing.includes(decoder)) throw new DecoderFileError(`the repo has no ${decoder} (dtype ${dtype}); it has ${present.length > 0 ? present.join(', ') : 'no onnx/model*.onnx'}`);
+  } else {
+    // No dtype asked: the default, else what the repo has in bench order (as loading picks locally).
+    const pick = FALLBACK_ORDER.find((d) => present.includes(d));
+    if (!pick) throw new DecoderFileError(`the repo has no decoder file (${DECODER_DTYPES.map((d) => DTYPE_FILES[d]).join(', ')}) and no genai_config.json`);
+    decoder = DTYPE_FILES[pick];
   }
   if (!listing.includes(decoder)) throw new DecoderFileError(`the repo has no ${decoder}`);
   return { decoder, files: filesOfDecoder(decoder, listing) };

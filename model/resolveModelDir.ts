@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DomainError } from '../infra/errors.js';
 
-export class ModelNotFoundError extends Error {
-  override name = 'ModelNotFoundError';
+/** The configured model is not on disk: the service cannot generate until it is provided. */
+export class ModelNotFoundError extends DomainError {
+  constructor(message: string) {
+    super('unavailable', message);
+  }
 }
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;

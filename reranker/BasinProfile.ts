@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomicSync } from '../infra/atomicWrite.js';
 
 /**
  * The attention basin of one setup: how much attention the question puts on each of k block slots,
@@ -14,7 +15,7 @@ export interface ProfileKey {
   k: number;
 }
 
-const ProfileSchema = z.object({
+export const ProfileSchema = z.object({
   format: z.literal('basin-profile/1'),
   modelId: z.string().min(1),
   attentionMode: z.string().min(1),
@@ -52,9 +53,7 @@ export class ProfileStore {
     if (parsed.values.length !== parsed.k) throw new Error(`profile has ${parsed.values.length} values for k=${parsed.k}`);
     fs.mkdirSync(this.dir, { recursive: true });
     const file = this.pathFor(parsed);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(parsed, null, 2) + '\n');
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(parsed, null, 2) + '\n');
     return file;
   }
 

@@ -1,8 +1,8 @@
-import { SeededRandom } from '../model/builder/random.js';
+import { SeededRandom } from '../infra/random.js';
 import type { BlockSource } from '../generator/BlockRenderer.js';
 import { splitSentences } from '../indexer/text/SentenceSplitter.js';
-import { allParagraphs, displayTitle, type SquadDataset } from '../eval/squad.js';
-import type { ProbedPass, QuestionPassRunner } from '../compressor/QuestionPass.js';
+import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
+import type { QuestionPassRunner, TappedPass } from '../compressor/QuestionPass.js';
 import type { BasinProfile } from './BasinProfile.js';
 
 /**
@@ -14,11 +14,11 @@ import type { BasinProfile } from './BasinProfile.js';
  * Per block of one pass: attention mass from the final-block (question) tokens to the block's span (header
  * and text), summed over the span, averaged over heads and question rows, then over the chosen layers.
  */
-export function blockAttentionMass(pass: ProbedPass, layers: readonly number[]): number[] {
+export function blockAttentionMass(pass: TappedPass, layers: readonly number[]): number[] {
   const { attentions, heads: H, queryLength: S, keyLength: T } = pass;
   if (layers.length === 0) throw new Error('calibration: empty layer set');
   for (const l of layers) if (!Number.isInteger(l) || l < 0 || l >= attentions.length) throw new RangeError(`calibration: layer ${l} outside [0, ${attentions.length})`);
-  return pass.context.blocks.map((block) => {
+  return pass.blocks.map((block) => {
     let total = 0;
     for (const l of layers) {
       const a = attentions[l];
@@ -88,12 +88,12 @@ export interface CalibrateOptions {
 export async function calibrate(runner: QuestionPassRunner, prompts: readonly CalibrationPrompt[], opts: CalibrateOptions): Promise<BasinProfile> {
   if (prompts.length === 0) throw new Error('calibration: no prompts');
   const k = prompts[0].blocks.length;
-  const layers = opts.layers ?? Array.from({ length: runner.layout.layers }, (_, i) => i);
+  const { target } = runner;
+  const layers = opts.layers ?? Array.from({ length: target.layout.layers }, (_, i) => i);
   const sums = new Float64Array(k);
   for (const [i, prompt] of prompts.entries()) {
     if (prompt.blocks.length !== k) throw new Error(`calibration prompt ${i} has ${prompt.blocks.length} blocks, expected ${k}`);
-    const context = await runner.prepare(prompt.blocks);
-    const pass = await runner.ask(context, prompt.question, { rows: 'all' });
+    const pass = await runner.run(prompt.blocks, prompt.question, 'question');
     blockAttentionMass(pass, layers).forEach((m, slot) => (sums[slot] += m / prompts.length));
     opts.onProgress?.(i + 1, prompts.length);
   }
@@ -101,9 +101,9 @@ export async function calibrate(runner: QuestionPassRunner, prompts: readonly Ca
   if (!(total > 0)) throw new Error('calibration: the question put no attention on any block');
   return {
     format: 'basin-profile/1',
-    modelId: runner.modelId,
-    attentionMode: runner.attentionMode,
-    templateId: runner.templateId,
+    modelId: target.modelId,
+    attentionMode: target.attentionMode,
+    templateId: target.templateId,
     k,
     values: Array.from(sums, (v) => v / total),
     layers: [...layers],

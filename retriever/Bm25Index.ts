@@ -70,9 +70,13 @@ export class Bm25Index {
    * given, is indexed with the text: questions often name the topic the passage never repeats.
    */
   add(id: string, text: string, title?: string): void {
+    this.addTerms(id, title ? [...this.analyzer.terms(title), ...this.analyzer.terms(text)] : this.analyzer.terms(text));
+  }
+
+  /** Index a document given as already-analysed terms (from this index's analyzer). */
+  addTerms(id: string, terms: readonly string[]): void {
     const tf = new Map<string, number>();
-    const terms = title ? [this.analyzer.terms(title), this.analyzer.terms(text)] : [this.analyzer.terms(text)];
-    for (const t of terms.flat()) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
     this.insert(id, tf);
   }
 
@@ -110,26 +114,50 @@ export class Bm25Index {
     return Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
 
+  /** Query term -> count in the query, as BM25's qtf. */
+  private queryTerms(query: string): Map<string, number> {
+    const qtf = new Map<string, number>();
+    for (const t of this.analyzer.terms(query)) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+    return qtf;
+  }
+
+  /** One term's contribution for a document of length `len`. */
+  private termScore(weight: number, tf: number, len: number, avgdl: number): number {
+    const { k1, b } = this.params;
+    return (weight * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+  }
+
   /** BM25 scores of every document sharing a term with the query (others score 0). */
   scoreAll(query: string): Map<string, number> {
     const scores = new Map<string, number>();
     const n = this.docs.size;
     if (n === 0) return scores;
-    const { k1, b } = this.params;
     const avgdl = this.totalLength / n || 1;
-    const qtf = new Map<string, number>();
-    for (const t of this.analyzer.terms(query)) qtf.set(t, (qtf.get(t) ?? 0) + 1);
-    for (const [term, q] of qtf) {
+    for (const [term, q] of this.queryTerms(query)) {
       const p = this.postings.get(term);
       if (!p) continue;
       const w = q * this.idf(term);
-      for (const [id, tf] of p) {
-        const len = this.docs.get(id)!.length;
-        const s = (w * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
-        scores.set(id, (scores.get(id) ?? 0) + s);
-      }
+      for (const [id, tf] of p) scores.set(id, (scores.get(id) ?? 0) + this.termScore(w, tf, this.docs.get(id)!.length, avgdl));
     }
     return scores;
+  }
+
+  /** BM25 scores of the given documents only (0 for one not indexed): cheap when the ids are few. */
+  scoreDocuments(query: string, ids: readonly string[]): number[] {
+    const n = this.docs.size;
+    if (n === 0) return ids.map(() => 0);
+    const avgdl = this.totalLength / n || 1;
+    const weights = [...this.queryTerms(query)].map(([term, q]) => [term, q * this.idf(term)] as const);
+    return ids.map((id) => {
+      const doc = this.docs.get(id);
+      if (!doc) return 0;
+      let s = 0;
+      for (const [term, w] of weights) {
+        const tf = doc.tf.get(term);
+        if (tf) s += this.termScore(w, tf, doc.length, avgdl);
+      }
+      return s;
+    });
   }
 
   /** Top k documents by score (ties by id, so results are deterministic); zero scores are not returned. */

@@ -6,6 +6,7 @@ import type { DocumentStore } from '../indexer/store/DocumentStore.js';
 import { Bm25Index } from './Bm25Index.js';
 import { createBm25Index, TITLE_IN_LEXICAL_TEXT } from './defaults.js';
 import { VectorIndex } from './VectorIndex.js';
+import { writeFileAtomic } from '../infra/atomicWrite.js';
 
 const log = componentLogger('collection-index');
 
@@ -150,11 +151,7 @@ export class CollectionIndex {
     await fs.mkdir(snap, { recursive: true });
     await this.vectors.save(path.join(snap, 'vectors'));
     const lexicalText = JSON.stringify(this.lexical.toJSON());
-    const lexicalFile = path.join(snap, 'lexical.json');
-    await fs.writeFile(lexicalFile, lexicalText);
-    const fh = await fs.open(lexicalFile, 'r');
-    await fh.sync();
-    await fh.close();
+    await writeFileAtomic(path.join(snap, 'lexical.json'), lexicalText);
     const pointer: SnapshotPointer = {
       dir: name,
       lastLogId: this.lastLogId,
@@ -162,9 +159,7 @@ export class CollectionIndex {
       chunks: this.vectors.size,
       writtenAt: new Date().toISOString(),
     };
-    const tmp = path.join(dir, `CURRENT.${process.pid}.tmp`);
-    await fs.writeFile(tmp, JSON.stringify(pointer));
-    await fs.rename(tmp, path.join(dir, 'CURRENT'));
+    await writeFileAtomic(path.join(dir, 'CURRENT'), JSON.stringify(pointer));
     // Older snapshots are no longer referenced; readers that opened one already hold it in memory.
     for (const entry of await fs.readdir(dir)) {
       if (entry.startsWith('snap-') && entry !== name) await fs.rm(path.join(dir, entry), { recursive: true, force: true });

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { replaceFile, writeFileAtomic } from '../infra/atomicWrite.js';
 import path from 'node:path';
 import { z } from 'zod';
+import { DomainError } from '../infra/errors.js';
 
 /**
- * On-disk snapshot of a VectorIndex. A directory holds generations of two files (the hnswlib graph
- * and a JSON sidecar with the label<->key map and parameters) plus MANIFEST.json naming the current
- * generation with the SHA-256 of each file. Files are written to temporaries, fsynced and renamed;
- * the manifest is renamed last, so a reader sees either the old or the new snapshot, never a mix,
- * and a crash mid-save leaves the previous snapshot intact. The previous generation is kept so a
- * reader that read the old manifest just before the switch can still open its files.
+ * On-disk snapshot of a VectorIndex: a directory written once, holding the hnswlib graph, a JSON sidecar with the
+ * label<->key map and parameters, and MANIFEST.json naming both with their SHA-256. Each file is replaced atomically
+ * (infra/atomicWrite.ts) and the manifest is written last, so a directory without a valid manifest holds no
+ * snapshot. Switching between snapshots (and keeping the old one until the switch) is the caller's: CollectionIndex
+ * writes every snapshot into a fresh directory and moves its CURRENT pointer.
  */
 
 export const MANIFEST_FILE = 'MANIFEST.json';
@@ -36,7 +37,8 @@ export type SnapshotMeta = z.infer<typeof SidecarSchema>;
 const FileRefSchema = z.object({ name: z.string().regex(/^[\w.-]+$/), bytes: z.number().int().nonnegative(), sha256: z.string() });
 const ManifestBodySchema = z.object({
   format: z.literal(FORMAT),
-  generation: z.number().int().nonnegative(),
+  /** Written by earlier versions, which numbered the files of a directory's snapshots; ignored. */
+  generation: z.number().int().nonnegative().optional(),
   createdAt: z.string(),
   graph: FileRefSchema,
   sidecar: FileRefSchema,
@@ -45,13 +47,12 @@ type ManifestBody = z.infer<typeof ManifestBodySchema>;
 const ManifestSchema = z.object({ body: ManifestBodySchema, sha256: z.string() });
 
 /** A snapshot whose files do not match their recorded checksums, sizes or schema. */
-export class CorruptSnapshotError extends Error {
+export class CorruptSnapshotError extends DomainError {
   constructor(
     readonly dir: string,
     reason: string,
   ) {
-    super(`vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
-    this.name = 'CorruptSnapshotError';
+    super('internal', `vector index snapshot in ${dir} is corrupt: ${reason}; rebuild the index from stored vectors`);
   }
 }
 
@@ -61,33 +62,19 @@ export async function writeSnapshot(
   writeGraph: (file: string) => void,
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const previous = await readManifestBody(dir).catch(() => undefined);
-  const generation = (previous?.generation ?? -1) + 1;
-  const graphName = `graph-${generation}.hnsw`;
-  const sidecarName = `keys-${generation}.json`;
-
-  const graphTmp = path.join(dir, `${graphName}.tmp-${process.pid}`);
-  writeGraph(graphTmp);
-  await fsyncFile(graphTmp);
-  await rename(graphTmp, path.join(dir, graphName));
-
+  if ((await readdir(dir)).length > 0) throw new Error(`vector index snapshot: ${dir} is not empty (a snapshot directory is written once)`);
+  const graphName = 'graph.hnsw';
+  const sidecarName = 'keys.json';
+  await replaceFile(path.join(dir, graphName), writeGraph);
   const sidecar: SnapshotMeta = { format: FORMAT, ...meta };
   await writeFileAtomic(path.join(dir, sidecarName), JSON.stringify(sidecar));
-
   const body: ManifestBody = {
     format: FORMAT,
-    generation,
     createdAt: new Date().toISOString(),
     graph: await fileRef(dir, graphName),
     sidecar: await fileRef(dir, sidecarName),
   };
   await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify({ body, sha256: sha256(JSON.stringify(body)) }, null, 1));
-  await fsyncDir(dir);
-
-  const keep = new Set([MANIFEST_FILE, graphName, sidecarName, previous?.graph.name, previous?.sidecar.name]);
-  for (const name of await readdir(dir)) {
-    if (!keep.has(name) && /^(graph-\d+\.hnsw|keys-\d+\.json)(\.tmp-\d+)?$/.test(name)) await rm(path.join(dir, name), { force: true });
-  }
 }
 
 /** Verify every checksum, then hand the sidecar and the graph path to `openGraph`. */
@@ -150,37 +137,5 @@ async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
 
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
-async function fsyncDir(dir: string): Promise<void> {
-  // Makes the renames durable; some platforms cannot open a directory for sync, which is harmless.
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    /* best effort */
-  }
-}

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import type { Config } from '../infra/config.js';
+import type { Redis } from 'ioredis';
 import { createRedis } from '../infra/redis.js';
 import type { Embedder } from '../indexer/embedding/Embedder.js';
 import { IngestionService } from '../indexer/pipeline/IngestionService.js';
@@ -12,8 +13,19 @@ import { Authenticator } from './auth/Authenticator.js';
 import { SessionStore } from './auth/SessionStore.js';
 import type { ServiceContext } from './context.js';
 
-export function bullConnection(config: Config): ConnectionOptions {
-  return createRedis(config.REDIS_URL);
+/**
+ * `serving`: a connection HTTP requests wait on, each command bounded by REDIS_REQUEST_TIMEOUT_MS (fail fast
+ * with 503). `background`: workers, the CLI and snapshots, which wait for Redis as long as it takes (BullMQ
+ * workers need that).
+ */
+export type RedisRole = 'serving' | 'background';
+
+export function redisFor(config: Config, role: RedisRole): Redis {
+  return createRedis(config.REDIS_URL, {}, role === 'serving' ? { commandTimeoutMs: config.REDIS_REQUEST_TIMEOUT_MS } : {});
+}
+
+export function bullConnection(config: Config, role: RedisRole = 'background'): ConnectionOptions {
+  return redisFor(config, role);
 }
 
 export function snapshotRoot(config: Config): string {
@@ -21,8 +33,8 @@ export function snapshotRoot(config: Config): string {
 }
 
 /** Wire the process-wide services from configuration; the embedder is created by the caller (it differs per role). */
-export function createContext(config: Config, embedder: Embedder): ServiceContext {
-  const redis = createRedis(config.REDIS_URL);
+export function createContext(config: Config, embedder: Embedder, role: RedisRole = 'background'): ServiceContext {
+  const redis = redisFor(config, role);
   const store = new DocumentStore(redis);
   const registry = new IndexRegistry(store, snapshotRoot(config), config.SEARCH_EF);
   return {
@@ -31,7 +43,7 @@ export function createContext(config: Config, embedder: Embedder): ServiceContex
     store,
     registry,
     embedder,
-    ingestion: new IngestionService(bullConnection(config), store, config.JOB_ATTEMPTS),
+    ingestion: new IngestionService(bullConnection(config, role), store, config.JOB_ATTEMPTS),
     search: new SearchService(store, registry, embedder),
     auth: new Authenticator(new ApiKeyStore(redis, config.ADMIN_API_KEY), new SessionStore(redis)),
   };

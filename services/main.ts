@@ -7,6 +7,8 @@ import { openEmbedder } from './embedder.js';
 import { AskService } from './ask/AskService.js';
 import { GeneratorHandle } from './ask/GeneratorHandle.js';
 import { createApp } from './http/app.js';
+import { AskAdmission } from './http/askAdmission.js';
+import { createHttpServer } from './http/server.js';
 import { createObservability } from './admin/observability.js';
 import { assertWritableDir, drainHttpServer, IndexWarmup, within } from './lifecycle.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
@@ -19,7 +21,8 @@ async function main(): Promise<void> {
   assertWritableDir(config.dataDir, 'DATA_DIR');
   const redis = await ensureRedis(config.REDIS_URL, config.dataDir);
   const embedder = await openEmbedder(config);
-  const ctx = createContext(config, embedder);
+  // Requests fail fast (503) when Redis cannot answer; the worker child keeps its own waiting connections.
+  const ctx = createContext(config, embedder, 'serving');
   const supervisor = config.RUN_WORKERS ? new WorkerSupervisor() : null;
   supervisor?.start();
 
@@ -28,9 +31,12 @@ async function main(): Promise<void> {
   const warmup = new IndexWarmup(ctx);
   void warmup.start();
   let stopping = false;
-  const observability = createObservability(ctx, generator, ask);
+  // Built here so /metrics can show it: questions in progress are bounded per caller and per process.
+  const askAdmission = AskAdmission.fromConfig(config);
+  const observability = createObservability(ctx, generator, ask, askAdmission);
   const app = createApp(ctx, {
     ask,
+    askAdmission,
     metrics: observability.metrics,
     admin: observability.admin,
     readiness: [
@@ -45,9 +51,13 @@ async function main(): Promise<void> {
       { name: 'accepting', check: async () => !stopping },
     ],
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+  const server: Server = createHttpServer(app, {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: Math.max(config.HTTP_REQUEST_TIMEOUT_MS, config.HTTP_HEADERS_TIMEOUT_MS),
+    // Behind proxies every connection comes from a proxy: capping its address would cap everyone.
+    maxConnectionsPerClient: config.TRUST_PROXY_HOPS > 0 ? 0 : config.HTTP_MAX_CONNECTIONS_PER_CLIENT,
   });
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, () => resolve()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   log.info({ port, embeddedRedis: redis.embedded, embedder: embedder.id }, 'listening');

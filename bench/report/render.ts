@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { median } from '../../infra/stats.js';
 import { fmt, markdownTable } from '../../eval/table.js';
 import { calibrationChart, compressChart, efChart, ingestChart, renderSvg, ttftChart } from './charts.js';
 import { readResults, type BenchRecord, type ResultSet } from './results.js';
@@ -66,7 +67,6 @@ const Ttft = z.object({
 
 const Compress = z.object({
   model: z.string(),
-  reassemble: z.string().optional(),
   runs: z.number(),
   results: z.array(
     z.object({
@@ -118,10 +118,6 @@ const Calibration = z.object({
 
 type Section = { markdown: string; svgs: Record<string, string> };
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const when = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
 const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -258,7 +254,10 @@ async function compressSection(rec: BenchRecord | undefined): Promise<Section> {
   return {
     markdown: [
       head,
-      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs${c.reassemble ? `; kept KV re-assembled with \`${c.reassemble}\`` : ''}. The probe costs one question pass with attention taps plus scoring; the target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).`,
+      `Model \`${c.model}\`, all blocks warm in memory, median of ${c.runs} runs. Both columns are runs of the served ask pipeline ` +
+        '(`ask/AskPipeline.ts`, blocks mode, up to the first token), timed from its own stage trace: compression adds the tapped question pass over the ' +
+        'whole blocks and probe scoring, then assembles the kept tokens (`assemble({keep})`) and re-runs only the final block over them. ' +
+        'The target is compressed TTFT - baseline TTFT <= one baseline question pass (last column <= 1).',
       '',
       '![TTFT with and without compression](img/compress.svg)',
       '',

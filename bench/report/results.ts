@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomicSync } from '../../infra/atomicWrite.js';
 
 /**
  * The on-disk record of one benchmark run: `bench/results/<name>.json`. `rag bench all` writes them and
@@ -92,9 +93,7 @@ export function readModelShape(dir: string): ModelShape {
 
 function writeJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function writeBenchRecord(dir: string, record: BenchRecord): string {

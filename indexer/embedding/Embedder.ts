@@ -1,3 +1,5 @@
+import { DomainError } from '../../infra/errors.js';
+
 /** A text embedder: turns texts into L2-normalised vectors of a fixed dimension. */
 export interface Embedder {
   /** Stable identity of the model and its pooling; vectors from different ids must never share an index. */
@@ -21,17 +23,18 @@ export interface EmbedderInfo {
 /** The part of an embedder's identity that decides whether vectors are comparable. */
 export type EmbedderIdentity = Pick<EmbedderInfo, 'id' | 'dim'>;
 
-export class EmbedderMismatchError extends Error {
+export class EmbedderMismatchError extends DomainError {
   constructor(
     readonly expected: EmbedderIdentity,
     readonly actual: EmbedderIdentity,
     collection?: string,
   ) {
     super(
+      'conflict',
       `${collection ? `collection ${collection}` : 'the collection'} was built with embedder ${expected.id} (${expected.dim}-d), ` +
         `not ${actual.id} (${actual.dim}-d); re-embed the collection or configure the same model`,
+      { field: collection ? 'collection' : undefined },
     );
-    this.name = 'EmbedderMismatchError';
   }
 }
 

@@ -39,7 +39,8 @@ export class EmbedderThread implements Embedder {
   }
 
   static async start(config: EmbedderConfig): Promise<EmbedderThread> {
-    const worker = new Worker(new URL('./embedderWorker.js', import.meta.url), { workerData: config });
+    // The env is passed explicitly so the thread logs where this module's process.env says (LOG_FILE under the test runner).
+    const worker = new Worker(new URL('./embedderWorker.js', import.meta.url), { workerData: config, env: process.env });
     const ready = await new Promise<Extract<WorkerReply, { type: 'ready' }>>((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`embedder thread exited with code ${code} before it was ready`));
       worker.once('error', reject);

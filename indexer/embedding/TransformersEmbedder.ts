@@ -1,5 +1,5 @@
-import path from 'node:path';
-import { env, pipeline, type FeatureExtractionPipeline } from '@huggingface/transformers';
+import { pipeline, type FeatureExtractionPipeline, type ProgressCallback } from '@huggingface/transformers';
+import { configureHub } from '../../model/hub.js';
 import { l2Normalise, type Embedder, type EmbedderKind } from './Embedder.js';
 import { lengthBatches } from './lengthBatches.js';
 
@@ -10,6 +10,10 @@ export interface TransformersEmbedderOptions {
   modelsDir: string;
   /** Allow downloads from the hub; when false only local files are read. */
   allowRemote?: boolean;
+  /** The hub to download from (default https://huggingface.co/). */
+  endpoint?: string;
+  /** Download progress, when allowRemote. */
+  progress?: ProgressCallback;
   /** onnxruntime intra-op threads; 0 or undefined lets onnxruntime choose. */
   intraOpThreads?: number;
   /** Texts per forward pass; the tokenizer pads each pass to its longest text, so batches are length-sorted. */
@@ -33,13 +37,12 @@ export class TransformersEmbedder implements Embedder {
 
   static async create(opts: TransformersEmbedderOptions): Promise<TransformersEmbedder> {
     const allowRemote = opts.allowRemote ?? false;
-    // transformers.js resolves hub-style ids under env.localModelPath and reads any other path as is.
-    env.localModelPath = path.resolve(opts.modelsDir);
-    env.allowLocalModels = true;
-    env.allowRemoteModels = allowRemote;
+    // transformers.js resolves hub-style ids under MODELS_DIR (where downloads land too) and reads any other path as is.
+    configureHub({ remote: allowRemote, endpoint: opts.endpoint ?? 'https://huggingface.co/', modelsDir: opts.modelsDir }, allowRemote);
     const threads = opts.intraOpThreads ?? 0;
     const extractor = (await pipeline('feature-extraction', opts.model, {
       local_files_only: !allowRemote,
+      ...(opts.progress ? { progress_callback: opts.progress } : {}),
       device: 'cpu',
       dtype: 'fp32',
       ...(threads > 0 ? { session_options: { intraOpNumThreads: threads } } : {}),

@@ -1,4 +1,5 @@
-import { FlowProducer, Job, Queue, type ConnectionOptions } from 'bullmq';
+import { FlowProducer, Job, Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
+import { releaseConnection } from '../../infra/redis.js';
 import { assertSameEmbedder, type EmbedderIdentity } from '../embedding/Embedder.js';
 import type { DocumentStore } from '../store/DocumentStore.js';
 import { documentContentHash, ingestJobId, jobOptions, QUEUES, type IngestJobData, type IndexStepResult } from './jobs.js';
@@ -22,13 +23,36 @@ export interface JobStatus {
   collection?: string;
 }
 
-/** Accepts documents and turns each into one deterministic chunk -> embed -> index flow. */
+export interface SubmitResult {
+  jobId: string;
+  /** This exact content is already stored (its flow completed earlier): nothing new was queued. */
+  alreadyStored: boolean;
+}
+
+/** How one ingestion flow ended, as its root (index) job reports it. */
+export interface SettledJob {
+  id: string;
+  state: 'completed' | 'failed';
+  result?: IndexStepResult;
+  error?: string;
+}
+
+/** Flows waited on at once: each holds listeners on the queue-events stream and one job read. */
+/** How long a wait trusts the event stream before it reads the job's state again. */
+const RECHECK_MS = 5000;
+const WAIT_WINDOW = 256;
+
+/**
+ * Accepts documents and turns each into one deterministic chunk -> embed -> index flow. It owns the
+ * connection it is given (BullMQ never closes a connection passed in) and closes it on close().
+ */
 export class IngestionService {
   private readonly flows: FlowProducer;
   private readonly queues: Record<keyof typeof QUEUES, Queue>;
+  private events: { events: QueueEvents; connection: ConnectionOptions } | undefined;
 
   constructor(
-    connection: ConnectionOptions,
+    private readonly connection: ConnectionOptions,
     private readonly store: DocumentStore,
     private readonly attempts: number,
   ) {
@@ -52,16 +76,16 @@ export class IngestionService {
   }
 
   /** Enqueue one document version; resubmitting identical content returns the existing job. */
-  async submit(collection: string, doc: NewDocument, requestId?: string): Promise<string> {
+  async submit(collection: string, doc: NewDocument, requestId?: string): Promise<SubmitResult> {
     const document = { id: doc.id, title: doc.title, text: doc.text, metadata: doc.metadata };
     const contentHash = documentContentHash(document);
     const jobId = ingestJobId(collection, doc.id, contentHash);
     const existing = await Job.fromId(this.queues.index, jobId);
     if (existing) {
       const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed') return jobId;
+      if (state !== 'completed' && state !== 'failed') return { jobId, alreadyStored: false };
       const stored = await this.store.getDocumentMeta(collection, doc.id);
-      if (state === 'completed' && stored?.contentHash === contentHash) return jobId;
+      if (state === 'completed' && stored?.contentHash === contentHash) return { jobId, alreadyStored: true };
       // The content was stored before and replaced since (or the job failed): run it again as a new version.
       await this.removeFlow(jobId);
     }
@@ -90,7 +114,7 @@ export class IngestionService {
         },
       ],
     });
-    return jobId;
+    return { jobId, alreadyStored: false };
   }
 
   private async removeFlow(jobId: string): Promise<void> {
@@ -126,8 +150,60 @@ export class IngestionService {
     return { ...base, state: 'waiting', progress: 0 };
   }
 
+  /**
+   * Waits until every flow has finished (completed or failed) and calls `onSettled` as each does. Driven by
+   * BullMQ's queue events (`Job.waitUntilFinished`), not by polling; a flow that finished before the wait
+   * began settles at once. Flows nobody works on are waited for indefinitely.
+   */
+  async waitFor(jobIds: readonly string[], onSettled: (s: SettledJob) => void = () => undefined): Promise<SettledJob[]> {
+    const events = this.queueEvents();
+    const out = new Array<SettledJob>(jobIds.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < jobIds.length) {
+        const i = next++;
+        out[i] = await this.settle(jobIds[i]!, events);
+        onSettled(out[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WAIT_WINDOW, jobIds.length) }, lane));
+    return out;
+  }
+
+  private async settle(id: string, events: QueueEvents): Promise<SettledJob> {
+    for (;;) {
+      const job = await Job.fromId<IngestJobData, IndexStepResult>(this.queues.index, id);
+      if (!job) return { id, state: 'failed', error: `job ${id} not found (removed, or never submitted)` };
+      try {
+        return { id, state: 'completed', result: (await job.waitUntilFinished(events, RECHECK_MS)) as IndexStepResult };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        // A finish event can slip past a QueueEvents reader that had not issued its first read yet: after a quiet
+        // interval, the job's stored state decides (the loop fetches it again), instead of waiting forever.
+        if (!message.startsWith('Job wait')) return { id, state: 'failed', error: message };
+      }
+    }
+  }
+
+  private queueEvents(): QueueEvents {
+    if (!this.events) {
+      // QueueEvents blocks on its connection, so it gets a dedicated one.
+      const c = this.connection as { duplicate?: () => ConnectionOptions };
+      const connection = typeof c.duplicate === 'function' ? c.duplicate() : this.connection;
+      this.events = { events: new QueueEvents(QUEUES.index, { connection }), connection };
+      // Every waiting job listens for the queue's 'closing' event.
+      this.queues.index.setMaxListeners(WAIT_WINDOW + 16);
+    }
+    return this.events.events;
+  }
+
   async close(): Promise<void> {
+    if (this.events) {
+      await this.events.events.close();
+      if (this.events.connection !== this.connection) releaseConnection(this.events.connection);
+    }
     await this.flows.close();
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
+    releaseConnection(this.connection);
   }
 }

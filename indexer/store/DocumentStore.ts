@@ -11,7 +11,8 @@ export interface ChunkWithVector {
 
 export type ApplyResult =
   | { applied: true; added: number; removed: number }
-  | { applied: false; reason: 'stale' | 'deleted' };
+  /** current: this version is already stored (an earlier attempt wrote it); stale: a newer one is; deleted: deleted after this version. */
+  | { applied: false; reason: 'current' | 'stale' | 'deleted' };
 
 type DocMeta = Omit<StoredDocument, 'text'>;
 
@@ -112,7 +113,7 @@ export class DocumentStore {
     }
     const res = (await this.redis.eval(APPLY_DOCUMENT, keyList.length, ...keyList, ...args)) as [number, string, number | string | undefined, number?];
     if (res[0] === -1) throw new EmbedderMismatchError({ id: res[1], dim: Number(res[2]) }, embedder, c);
-    if (res[0] === 0) return { applied: false, reason: res[1] as 'stale' | 'deleted' };
+    if (res[0] === 0) return { applied: false, reason: res[1] as 'current' | 'stale' | 'deleted' };
     return { applied: true, added: Number(res[2]), removed: Number(res[3]) };
   }
 

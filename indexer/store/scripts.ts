@@ -3,6 +3,8 @@
 export const APPLY_DOCUMENT = String.raw`
 -- Atomically replace a document's chunks. Idempotent: an older or equal version, or a version at or
 -- below the document's deletion tombstone, changes nothing, so retried or duplicated jobs are harmless.
+-- An equal version answers 'current' (this very write was applied before, e.g. by an attempt that then
+-- died), an older one 'stale', so a retry can still finish what follows the write.
 -- KEYS: 1 doc, 2 tombstone, 3 docs zset, 4 chunks set, 5 log stream, 6 collection meta, 7 collections set,
 --       8.. chunk keys of the NEW chunk list (same order as the chunk ARGV triples)
 -- ARGV: 1 version, 2 doc meta json (chunkIds filled), 3 doc text, 4 embedder id, 5 embedder dim,
@@ -16,7 +18,8 @@ local cur = redis.call('HGET', KEYS[1], 'meta')
 local oldIds = {}
 if cur then
   local m = cjson.decode(cur)
-  if m.version >= version then return {0, 'stale'} end
+  if m.version == version then return {0, 'current'} end
+  if m.version > version then return {0, 'stale'} end
   for _, id in ipairs(m.chunkIds) do oldIds[id] = true end
 end
 

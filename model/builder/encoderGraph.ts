@@ -1,7 +1,7 @@
 import { GraphBuilder } from '../onnx/GraphBuilder.js';
 import { DataType, type IGraphProto } from '../onnx/proto.js';
 import type { EncoderPreset } from './presets.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../../infra/random.js';
 import type { WeightSink } from './WeightSpool.js';
 
 const F = DataType.FLOAT;

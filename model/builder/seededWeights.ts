@@ -1,4 +1,4 @@
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../../infra/random.js';
 
 /**
  * The fp32 weights of a test decoder, by Hugging Face tensor name: each tensor is drawn from its own seeded stream,

@@ -98,13 +98,18 @@ export class KvCache {
     for (let i = 0; i < n; i++) {
       if (!Number.isInteger(indices[i]) || indices[i] < 0 || indices[i] >= len) throw new RangeError(`token index ${indices[i]} outside [0, ${len})`);
     }
+    // Kept tokens come in runs (whole sentences, whole blocks): one copy per run and head, not one per token.
+    const runs: { from: number; count: number; to: number }[] = [];
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && indices[j] === indices[j - 1] + 1) j++;
+      runs.push({ from: indices[i], count: j - i, to: i });
+      i = j;
+    }
     const pick = (src: Float32Array): Float32Array => {
       const out = new Float32Array(this.kvHeads * n * D);
       for (let h = 0; h < this.kvHeads; h++) {
-        for (let i = 0; i < n; i++) {
-          const from = (h * len + indices[i]) * D;
-          out.set(src.subarray(from, from + D), (h * n + i) * D);
-        }
+        for (const r of runs) out.set(src.subarray((h * len + r.from) * D, (h * len + r.from + r.count) * D), (h * n + r.to) * D);
       }
       return out;
     };

@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import { DomainError } from '../../infra/errors.js';
 
 export const JOB_STATES = ['waiting', 'waiting-children', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 
@@ -22,12 +23,9 @@ export interface JobSummary {
   requestId: string | null;
 }
 
-export class JobActionError extends Error {
-  constructor(
-    readonly status: 404 | 409,
-    message: string,
-  ) {
-    super(message);
+export class JobActionError extends DomainError {
+  constructor(kind: 'notFound' | 'conflict', message: string) {
+    super(kind, message, { field: 'id' });
   }
 }
 
@@ -90,9 +88,9 @@ export class QueueInspector {
 
   private async find(queue: string, id: string): Promise<Job> {
     const q = this.byName.get(queue);
-    if (!q) throw new JobActionError(404, `queue ${queue} is not one of ${this.names.join(', ')}`);
+    if (!q) throw new JobActionError('notFound', `queue ${queue} is not one of ${this.names.join(', ')}`);
     const job = await q.getJob(id);
-    if (!job) throw new JobActionError(404, `job ${id} not found in ${queue}`);
+    if (!job) throw new JobActionError('notFound', `job ${id} not found in ${queue}`);
     return job;
   }
 
@@ -100,7 +98,7 @@ export class QueueInspector {
   async retry(queue: string, id: string): Promise<void> {
     const job = await this.find(queue, id);
     const state = await job.getState();
-    if (state !== 'failed') throw new JobActionError(409, `job ${id} is ${state}; only failed jobs can be retried`);
+    if (state !== 'failed') throw new JobActionError('conflict', `job ${id} is ${state}; only failed jobs can be retried`);
     await job.retry('failed');
   }
 
@@ -110,7 +108,7 @@ export class QueueInspector {
       await job.remove();
     } catch (e) {
       // BullMQ refuses to remove a locked (active) job or one a parent still waits on.
-      throw new JobActionError(409, `job ${id} cannot be removed: ${e instanceof Error ? e.message : String(e)}`);
+      throw new JobActionError('conflict', `job ${id} cannot be removed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 }

@@ -29,6 +29,11 @@ export class SessionStore {
   }
 }
 
+/** The session cookie's Set-Cookie value; `secure` when the request came over https (directly or via a trusted proxy). */
+export function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
 /** The value of one cookie from a Cookie header (no dependency for one cookie). */
 export function readCookie(header: string | undefined, name: string): string | null {
   if (!header) return null;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { ServiceContext } from '../context.js';
-import { errorHandler, HttpError, notFound } from './errors.js';
+import { DomainError } from '../../infra/errors.js';
+import { apiDocsRouter } from './apiDocs.js';
+import { errorHandler, notFound } from './errors.js';
 import type { AskService } from '../ask/AskService.js';
 import type { ServiceMetrics } from '../../infra/metrics.js';
 import type { AdminDashboard } from '../admin/AdminDashboard.js';
@@ -16,6 +18,7 @@ import { searchRouter } from './routes/search.js';
 import { rateLimiter } from './rateLimit.js';
 import { apiContentSecurityPolicy, securityHeaders } from './security.js';
 import { strictJsonBody } from './strictJson.js';
+import { AskAdmission } from './askAdmission.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -27,6 +30,8 @@ export interface AppParts {
   readiness?: ReadinessCheck[];
   /** The question pipeline; without it /v1/ask is not mounted (e.g. an ingestion-only API). */
   ask?: AskService;
+  /** Bounds on questions in progress (per caller, running, waiting); without it, from ctx.config. */
+  askAdmission?: AskAdmission;
   /** Prometheus metrics: HTTP latency by route, served at /metrics (admin scope once auth is enforced). */
   metrics?: ServiceMetrics;
   /** The operator dashboard at /admin and its data API under /v1/admin. */
@@ -71,7 +76,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(apiContentSecurityPolicy);
   api.use((req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
-      return next(new HttpError(415, 'body: send JSON with Content-Type: application/json', 'content-type'));
+      return next(new DomainError('unsupportedMedia', 'body: send JSON with Content-Type: application/json', { field: 'content-type' }));
     }
     next();
   });
@@ -85,8 +90,9 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
   api.use(jobsRouter(ctx));
   api.use(searchRouter(ctx));
   if (parts.ask) {
-    api.use(askRouter(ctx, parts.ask));
-    api.use(openAiRouter(ctx, parts.ask));
+    const admission = parts.askAdmission ?? AskAdmission.fromConfig(ctx.config);
+    api.use(askRouter(ctx, parts.ask, admission));
+    api.use(openAiRouter(ctx, parts.ask, admission));
   }
   app.use('/v1', api);
   if (parts.metrics) {
@@ -97,6 +103,7 @@ export function createApp(ctx: ServiceContext, parts: AppParts = {}): Express {
     });
   }
   if (parts.admin) app.use('/admin', adminPages(ctx, parts.admin));
+  app.use(apiDocsRouter());
 
   app.use(notFound);
   app.use(errorHandler);

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { componentLogger } from '../../infra/logger.js';
 import type { Principal } from '../auth/ApiKeyStore.js';
-import { HttpError } from './errors.js';
+import { DomainError } from '../../infra/errors.js';
+import { asRedisUnavailable } from '../../infra/redis.js';
 
 const log = componentLogger('rate-limit');
 
@@ -25,13 +26,14 @@ export function rateLimitSubject(principal: Principal | undefined, ip: string | 
 
 /**
  * Fixed-window request limits kept in Redis (rate-limiter-flexible's atomic counters), so every API
- * replica draws on one budget per caller. Over the limit: 429 with Retry-After in whole seconds. If Redis
- * cannot answer, the request goes through (logged): the limiter must not turn a Redis hiccup into an outage
- * of requests that may not even need Redis.
+ * replica draws on one budget per caller. Over the limit: 429 with Retry-After in whole seconds. When Redis does
+ * not answer within REDIS_REQUEST_TIMEOUT_MS the request fails at once with 503 (every /v1 route needs Redis,
+ * so waiting again in the handler would only double the wait); any other limiter fault lets the request
+ * through (logged).
  */
 export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandler {
   const make = (points: number, keyPrefix: string) =>
-    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false, rejectIfRedisNotReady: true }) : null;
+    points > 0 ? new RateLimiterRedis({ storeClient: redis, points, duration: opts.windowSeconds, keyPrefix, useRedisPackage: false }) : null;
   const all = make(opts.requests, 'rag:ratelimit:all');
   const ask = make(opts.askRequests, 'rag:ratelimit:ask');
   return async (req, res, next) => {
@@ -48,10 +50,13 @@ export function rateLimiter(redis: Redis, opts: RateLimitOptions): RequestHandle
     } catch (e) {
       if (e instanceof RateLimiterRes) {
         const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-        res.setHeader('retry-after', String(seconds));
-        return next(new HttpError(429, `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`));
+        return next(new DomainError('tooMany', `too many requests for ${subject.startsWith('key:') ? 'this API key' : 'this client address'}; retry after ${seconds} s`, { retryAfterSeconds: seconds }));
       }
-      log.warn({ err: (e as Error).message }, 'rate limiter unavailable; request let through');
+      // The limiter's command is bounded like every request's (REDIS_REQUEST_TIMEOUT_MS, or the first failed
+      // reconnect): if it failed, Redis is not answering, so refuse now rather than wait again in the handler.
+      const unavailable = asRedisUnavailable(e);
+      if (unavailable) return next(unavailable);
+      log.warn({ err: (e as Error).message }, 'rate limiter failed; request let through');
       next();
     }
   };

@@ -1,31 +1,13 @@
 import { z } from 'zod';
-import { COLLECTION_NAME, DOCUMENT_ID } from '../../indexer/store/keys.js';
+import { CONTROL_MESSAGE, DocumentIdSchema, DocumentRecord, noControl } from '../../indexer/sources/DocumentRules.js';
+import { COLLECTION_NAME } from '../../indexer/store/keys.js';
 
-/** Request shapes of the public API; the OpenAPI document is generated from these. */
-const noNul = (s: string) => !s.includes('\u0000');
-/** C0 control characters other than tab, line feed, form feed and carriage return, and DEL: never meaningful in text, often an injection attempt. */
-const CONTROL = /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/;
-const noControl = (s: string) => !CONTROL.test(s);
-const CONTROL_MESSAGE = 'must not contain control characters (other than tab, line breaks and form feed)';
-/** Metadata is stored with the document and returned as is: bounded so one document cannot bloat Redis. */
-export const MAX_METADATA_BYTES = 64 * 1024;
-
+/** Request shapes of the public API; the OpenAPI document (services/http/openapi.ts) is generated from these. */
 export const CollectionName = z.string().regex(COLLECTION_NAME, 'must be 1-64 characters of letters, digits, _ or -, starting with a letter or digit');
-export const DocumentId = z.string().regex(DOCUMENT_ID, 'must be 1-128 characters of letters, digits, ., _ or -, starting with a letter or digit');
+export const DocumentId = DocumentIdSchema;
 
-export const DocumentBody = z.strictObject({
-  id: DocumentId.optional(),
-  title: z.string().max(1000).refine(noNul, 'must not contain NUL characters').refine(noControl, CONTROL_MESSAGE).optional(),
-  text: z
-    .string()
-    .refine((s) => s.trim().length > 0, 'must not be empty')
-    .refine(noNul, 'must not contain NUL characters')
-    .refine(noControl, CONTROL_MESSAGE),
-  metadata: z
-    .record(z.string().max(200), z.unknown())
-    .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`)
-    .optional(),
-});
+/** The same rules as `rag ingest` applies to files (indexer/sources/DocumentRules.ts). */
+export const DocumentBody = DocumentRecord;
 
 export const BatchBody = z.strictObject({
   documents: z.array(DocumentBody).min(1, 'must hold at least one document').max(10_000, 'at most 10000 documents per request'),
@@ -46,7 +28,6 @@ export const SearchBody = z.strictObject({
 });
 
 export type DocumentBodyT = z.infer<typeof DocumentBody>;
-export type SearchBodyT = z.infer<typeof SearchBody>;
 
 export const AskBody = z.strictObject({
   collection: CollectionName,
@@ -65,5 +46,3 @@ export const AskBody = z.strictObject({
   topP: z.number().gt(0).max(1).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
 });
-
-export type AskBodyT = z.infer<typeof AskBody>;

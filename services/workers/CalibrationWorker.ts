@@ -2,12 +2,12 @@ import path from 'node:path';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Config } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
-import { createQuestionPass } from '../../compressor/createQuestionPass.js';
+import { openConfiguredQuestionPassRunner } from '../../ask/offlineQuestionPass.js';
 import type { AttentionMode } from '../../compressor/QuestionPass.js';
-import { loadSquad, type SquadDataset } from '../../eval/squad.js';
+import { loadSquad, type SquadDataset } from '../../indexer/sources/squad.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
 import { calibrate, squadCalibrationPrompts } from '../../reranker/Calibrator.js';
-import { jobLogger } from './jobLog.js';
+import { jobLogger } from '../../infra/jobLog.js';
 
 export const CALIBRATE_QUEUE = 'rag-calibrate';
 
@@ -56,7 +56,7 @@ export function startCalibrationWorker(connection: ConnectionOptions, config: Co
       });
       const prompts = squadCalibrationPrompts(await dataset, k, n, seed);
       const t0 = performance.now();
-      const { runner, release } = await createQuestionPass(config, mode);
+      const { runner, release } = await openConfiguredQuestionPassRunner(config, mode);
       try {
         const profile = await calibrate(runner, prompts, {
           seed,

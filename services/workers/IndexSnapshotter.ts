@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { componentLogger } from '../../infra/logger.js';
 import { keys } from '../../indexer/store/keys.js';
@@ -5,6 +6,15 @@ import type { DocumentStore } from '../../indexer/store/DocumentStore.js';
 import type { IndexRegistry } from '../../retriever/IndexRegistry.js';
 
 const log = componentLogger('snapshotter');
+
+// Deletes the lock only if it still holds our token, in one step: a lock that expired and was taken by another
+// writer in the meantime is theirs and stays.
+const RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/** Releases a lock taken with SET NX under `token`; true when it was still ours. */
+export async function releaseLock(redis: Redis, key: string, token: string): Promise<boolean> {
+  return (await redis.eval(RELEASE_LOCK, 1, key, token)) === 1;
+}
 
 /**
  * Periodically persists each changed collection index so a new process loads a snapshot and replays
@@ -44,7 +54,7 @@ export class IndexSnapshotter {
     for (const info of await this.store.listCollections()) {
       const c = info.name;
       const lockKey = keys.snapshotLock(c);
-      const token = `${process.pid}-${Date.now()}`;
+      const token = randomUUID();
       if ((await this.redis.set(lockKey, token, 'PX', 120_000, 'NX')) !== 'OK') continue;
       try {
         const index = await this.registry.current(c);
@@ -55,7 +65,7 @@ export class IndexSnapshotter {
       } catch (err) {
         log.error({ collection: c, err: (err as Error).message }, 'snapshot failed');
       } finally {
-        if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
+        await releaseLock(this.redis, lockKey, token);
       }
     }
   }

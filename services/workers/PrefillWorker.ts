@@ -3,6 +3,7 @@ import { componentLogger } from '../../infra/logger.js';
 import type { BlockSource } from '../../generator/BlockRenderer.js';
 import type { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
 import type { AfterIndexHook } from '../../indexer/pipeline/IndexStep.js';
+import { blockSourceOf } from '../../ask/Passage.js';
 import { jobOptions, QUEUES, sha256 } from '../../indexer/pipeline/jobs.js';
 
 const log = componentLogger('prefill');
@@ -18,20 +19,18 @@ export interface PrefillResult {
   cached: number;
 }
 
+/** One prefill job per document version: enqueueing it again (a retried index step) is a no-op. */
+export function prefillJobId(collection: string, documentId: string, version: number): string {
+  return `pf-${sha256(`${collection}\u0000${documentId}\u0000${version}`).slice(0, 32)}`;
+}
+
 /** The index step's hook: one prefill job per indexed document version (deterministic id, so retries do not duplicate it). */
 export function prefillHook(queue: Queue<PrefillJobData>, attempts: number): AfterIndexHook {
   return async ({ collection, documentId, title, version, chunks }) => {
     if (chunks.length === 0) return;
-    const blocks: BlockSource[] = chunks.map((c) => ({
-      chunkId: c.id,
-      documentId: c.documentId,
-      title: title || undefined,
-      text: c.text,
-      start: c.start,
-      sentences: c.sentences,
-    }));
-    const jobId = `pf-${sha256(`${collection}\u0000${documentId}\u0000${version}`).slice(0, 32)}`;
-    await queue.add('prefill', { collection, documentId, blocks }, { ...jobOptions(attempts), jobId });
+    // The ask path renders retrieved chunks through the same mapping, so these blocks are the ones it looks up.
+    const blocks = chunks.map((c) => blockSourceOf(c, title));
+    await queue.add('prefill', { collection, documentId, blocks }, { ...jobOptions(attempts), jobId: prefillJobId(collection, documentId, version) });
   };
 }
 

@@ -5,7 +5,7 @@ import { openEmbedder } from '../embedder.js';
 import { Queue, type Worker } from 'bullmq';
 import { QUEUES } from '../../indexer/pipeline/jobs.js';
 import { GeneratorHandle, loadWithoutTaps } from '../ask/GeneratorHandle.js';
-import { startConfiguredIngestionWorkers } from './IngestionWorkers.js';
+import { startConfiguredIngestionWorkers } from '../../indexer/pipeline/IngestionWorkers.js';
 import { prefillHook, startPrefillWorker, type PrefillJobData } from './PrefillWorker.js';
 import { IndexSnapshotter } from './IndexSnapshotter.js';
 import { startCalibrationWorker } from './CalibrationWorker.js';

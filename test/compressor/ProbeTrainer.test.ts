@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SeededRandom } from '../../model/builder/random.js';
+import { SeededRandom } from '../../infra/random.js';
 import { Probe, ProbeMismatchError, type ProbeTarget } from '../../compressor/Probe.js';
 import { balancedWeights, fitLogistic, fitStandardiser, rocAuc, standardise, trainProbe } from '../../compressor/ProbeTrainer.js';
 

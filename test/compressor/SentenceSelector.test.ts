@@ -1,9 +1,9 @@
-import { SeededRandom } from '../../model/builder/random.js';
+import { SeededRandom } from '../../infra/random.js';
 import { selectSentences, type ScoredSentence } from '../../compressor/SentenceSelector.js';
-import { compressText } from '../../compressor/KvCompressor.js';
+import { compressText } from '../../compressor/TextCompression.js';
 import { lexicalSentenceScores } from '../../compressor/LexicalScorer.js';
 import { splitSentences } from '../../indexer/text/SentenceSplitter.js';
-import { allParagraphs, loadSquad } from '../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../indexer/sources/squad.js';
 import { sharedFile } from '../support/processes.js';
 
 describe('sentence selection', () => {

@@ -1,4 +1,4 @@
-import { answerRetained, exactMatch, mean, normalizeAnswer, rankedDocuments, reciprocalRankAtK, recallAtK, spanCoverage, squadScores, tokenF1 } from '../../eval/metrics.js';
+import { answerRetained, containsAnswer, exactMatch, mean, normalizeAnswer, rankedDocuments, reciprocalRankAtK, recallAtK, spanCoverage, squadScores, tokenF1 } from '../../eval/metrics.js';
 
 describe('retrieval metrics', () => {
   const ranked = ['p3', 'p7', 'p1', 'p9', 'p2'];
@@ -101,5 +101,14 @@ describe('gold-sentence retention and span coverage', () => {
 
   test('rankedDocuments keeps the first occurrence of each document', () => {
     expect(rankedDocuments([{ documentId: 'b' }, { documentId: 'a' }, { documentId: 'b' }, { documentId: 'c' }])).toEqual(['b', 'a', 'c']);
+  });
+
+  test('containsAnswer: a gold answer as whole words, punctuation separating words', () => {
+    expect(containsAnswer('Its existence was first proved in 1962, and first sequenced in 1986.', ['1962'])).toBe(true);
+    expect(containsAnswer('In 19620 BC.', ['1962'])).toBe(false);
+    expect(containsAnswer('underwent a "change of appearance".[citation needed]', ['change of appearance'])).toBe(true);
+    expect(containsAnswer('The Miasma theory held sway.', ['a miasma Theory.'])).toBe(true);
+    expect(containsAnswer('Half of Paris\'s population of 100,000 people died.', ['100,000', 'Half'])).toBe(true);
+    expect(containsAnswer('Nothing here.', ['the', ''])).toBe(false);
   });
 });

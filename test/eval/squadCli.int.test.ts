@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { buildTestModel } from '../../model/builder/buildTestModel.js';
-import { allParagraphs, loadSquad } from '../../eval/squad.js';
-import { DIST, freshRedis, sharedFile, tempDir } from '../support/processes.js';
+import { allParagraphs, loadSquad } from '../../indexer/sources/squad.js';
+import { runRag } from '../support/cli.js';
+import { freshRedis, sharedFile, tempDir } from '../support/processes.js';
 
 /** `rag eval squad` end to end: real Redis (database 9: no other test file uses it), in-process workers, the built tiny generator. */
 let redis: Redis;
@@ -11,13 +11,7 @@ let env: Record<string, string>;
 const SQUAD = sharedFile('squad-v1.1-dev.json');
 const COLLECTION = 'evalsq';
 
-function rag(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(DIST, 'services/cli/rag.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const rag = (args: string[]) => runRag(args, { env, timeoutMs: 600_000 });
 
 beforeAll(async () => {
   const r = await freshRedis(9);

@@ -1,5 +1,5 @@
 import type { EvalAsk } from '../../eval/askOutcome.js';
-import { parseSquad } from '../../eval/squad.js';
+import { parseSquad } from '../../indexer/sources/squad.js';
 import { ANSWER_QUALITY_NOTE, documentIdOf, scoreItem, squadCorpus, summarize, type SquadEvalQuestion } from '../../eval/squadEval.js';
 
 const chunk = (documentId: string, chunkId: string, start: number, end: number) => ({ documentId, chunkId, start, end });

@@ -2,6 +2,9 @@ import { DecoderModel } from '../../model/DecoderModel.js';
 import { KvCache } from '../../model/kv/KvCache.js';
 import { BlockAttentionGenerator, type BlockKv } from '../../generator/BlockAttentionGenerator.js';
 import { argmax } from '../../generator/Sampler.js';
+import { AskPipeline } from '../../ask/AskPipeline.js';
+import type { GivenPassagesRequest } from '../../ask/AskRequest.js';
+import { askResponse, type AskResponse } from '../../ask/AskResponse.js';
 import { ReferenceDecoder, maxAbsDiff } from '../support/referenceDecoder.js';
 import { buildTempModel, removeTempModel } from '../support/tempModel.js';
 import { DOCS, chunkOf, range } from './fixtures.js';
@@ -14,6 +17,12 @@ async function greedy(gen: BlockAttentionGenerator, pass: Awaited<ReturnType<Blo
   const ids: number[] = [];
   for await (const t of it) ids.push(t.id);
   return ids;
+}
+
+/** An answer through the served ask pipeline, over given passages. */
+async function answer(gen: BlockAttentionGenerator, req: Omit<GivenPassagesRequest, 'question'> & { question?: string }): Promise<AskResponse & { tokenIds: number[]; layout: unknown }> {
+  const run = await new AskPipeline({ generator: gen }).run({ question: QUESTION, ...req });
+  return { ...askResponse(run), tokenIds: run.decoded!.generation.tokenIds, layout: run.finalPass!.context.layout };
 }
 
 describe('BlockAttentionGenerator exactness on the built tiny model (fp32)', () => {
@@ -62,9 +71,9 @@ describe('BlockAttentionGenerator exactness on the built tiny model (fp32)', () 
     const gf = await greedy(gen, full, 12);
     expect(gb.length).toBe(12);
     expect(gb).toEqual(gf);
-    // And through answer(): same tokens in both modes.
-    const a1 = await gen.answer({ question: QUESTION, chunks: [chunkOf(DOCS[0], 40)], mode: 'blocks', sampling: { maxTokens: 8 } }).result;
-    const a2 = await gen.answer({ question: QUESTION, chunks: [chunkOf(DOCS[0], 40)], mode: 'full', sampling: { maxTokens: 8 } }).result;
+    // And through the ask pipeline: same tokens in both modes.
+    const a1 = await answer(gen, { passages: [chunkOf(DOCS[0], 40)], mode: 'blocks', maxTokens: 8 });
+    const a2 = await answer(gen, { passages: [chunkOf(DOCS[0], 40)], mode: 'full', maxTokens: 8 });
     expect(a1.tokenIds).toEqual(a2.tokenIds);
     expect(a1.layout).toEqual(a2.layout);
   });
@@ -142,10 +151,10 @@ describe('BlockAttentionGenerator exactness on the built tiny model (fp32)', () 
     expect(maxAbsDiff(h4ctx.kv.slice(l2.start, l2.start + 4).layers[1].value, fullBlock2.layers[1].value)).toBeLessThanOrEqual(TOL);
     const tail = bkv[1].kv.slice(4).reencode({ start: l2.start + 4 }, model.config.ropeTheta);
     expect(maxAbsDiff(h4ctx.kv.slice(l2.start + 4, l2.end).layers[1].key, tail.layers[1].key)).toBeLessThanOrEqual(1e-5);
-    // And through answer(): head recompute covering the blocks gives full mode's tokens.
+    // And through the ask pipeline: head recompute covering the blocks gives full mode's tokens.
     const chunks = DOCS.slice(0, 3).map((d) => chunkOf(d));
-    const a = await gen.answer({ question: QUESTION, chunks, recomputeHead: maxLen, sampling: { maxTokens: 8 } }).result;
-    const f = await gen.answer({ question: QUESTION, chunks, mode: 'full', sampling: { maxTokens: 8 } }).result;
+    const a = await answer(gen, { passages: chunks, recomputeHead: maxLen, maxTokens: 8 });
+    const f = await answer(gen, { passages: chunks, mode: 'full', maxTokens: 8 });
     expect(a.tokenIds).toEqual(f.tokenIds);
   });
 
@@ -167,10 +176,10 @@ describe('BlockAttentionGenerator exactness on the built tiny model (fp32)', () 
 
   it('sampling with a seed is reproducible; greedy is the argmax chain', async () => {
     const chunks = [chunkOf(DOCS[2])];
-    const s1 = await gen.answer({ question: QUESTION, chunks, sampling: { temperature: 1.5, topP: 0.95, seed: 7, maxTokens: 10 } }).result;
-    const s2 = await gen.answer({ question: QUESTION, chunks, sampling: { temperature: 1.5, topP: 0.95, seed: 7, maxTokens: 10 } }).result;
-    const s3 = await gen.answer({ question: QUESTION, chunks, sampling: { temperature: 1.5, topP: 0.95, seed: 8, maxTokens: 10 } }).result;
-    const g = await gen.answer({ question: QUESTION, chunks, sampling: { maxTokens: 10 } }).result;
+    const s1 = await answer(gen, { passages: chunks, temperature: 1.5, topP: 0.95, seed: 7, maxTokens: 10 });
+    const s2 = await answer(gen, { passages: chunks, temperature: 1.5, topP: 0.95, seed: 7, maxTokens: 10 });
+    const s3 = await answer(gen, { passages: chunks, temperature: 1.5, topP: 0.95, seed: 8, maxTokens: 10 });
+    const g = await answer(gen, { passages: chunks, maxTokens: 10 });
     expect(s1.tokenIds).toEqual(s2.tokenIds);
     expect(s3.tokenIds).not.toEqual(s1.tokenIds);
     expect(s1.tokenIds).not.toEqual(g.tokenIds);
@@ -194,12 +203,18 @@ describe('BlockAttentionGenerator exactness on the built tiny model (fp32)', () 
 
   it('stops at the model stop tokens (generation_config eos) and at maxTokens', async () => {
     expect(gen.stopIds.length).toBeGreaterThanOrEqual(1);
-    const chunks = [chunkOf(DOCS[3])];
-    const first = await gen.answer({ question: QUESTION, chunks, sampling: { maxTokens: 3 } }).result;
+    const pass = await gen.questionPass(await gen.assemble([await gen.blockKv(gen.render(chunkOf(DOCS[3])))]), gen.finalTokens(QUESTION));
+    const run = async (sampling: Parameters<BlockAttentionGenerator['generate']>[1]) => {
+      const it = gen.generate(pass, sampling);
+      let step = await it.next();
+      while (!step.done) step = await it.next();
+      return step.value;
+    };
+    const first = await run({ maxTokens: 3 });
     expect(first.tokenIds.length).toBe(3);
     expect(first.finishReason).toBe('length');
     // Make the second greedy token a stop token: generation ends before it.
-    const stopped = await gen.answer({ question: QUESTION, chunks, sampling: { maxTokens: 3, stopTokenIds: [first.tokenIds[1]] } }).result;
+    const stopped = await run({ maxTokens: 3, stopTokenIds: [first.tokenIds[1]!] });
     expect(stopped.finishReason).toBe('stop');
     expect(stopped.tokenIds).toEqual(first.tokenIds.slice(0, first.tokenIds.indexOf(first.tokenIds[1])));
   });

@@ -76,7 +76,7 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
     const file = a.filePath('k0');
     const bytes = fs.readFileSync(file);
     expect(bytes.subarray(0, 8).toString('ascii')).toBe('RAGKVBLK');
-    expect(bytes.length).toBe(a.encode('k0', kv).length);
+    expect(bytes.length).toBe((await a.encode('k0', kv)).length);
     expect(fs.readdirSync(path.join(work, 'kv')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
@@ -89,6 +89,7 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
       ['payload byte', (b) => { const c = Buffer.from(b); c[c.length - 100] ^= 0x01; return c; }],
       ['header byte', (b) => { const c = Buffer.from(b); c[20] ^= 0x20; return c; }],
       ['truncated', (b) => b.subarray(0, b.length - 7)],
+      ['an older format version', (b) => { const c = Buffer.from(b); c.writeUInt32LE(1, 8); return c; }],
       ['empty', () => Buffer.alloc(0)],
     ];
     for (const [, damage] of cases) {
@@ -111,6 +112,42 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
     // Under a different key name the header's key does not match.
     fs.writeFileSync(store().filePath('k2'), bytes);
     expect(await store().get('k2')).toBeNull();
+  });
+
+  it('readHalf gives the stored fp16 bits without decoding or promoting; concurrent reads decode each block to its own values', async () => {
+    const a = store();
+    for (const [i, b] of blocks.slice(0, 3).entries()) await a.put(`m${i}`, b);
+    const bytes = fs.readFileSync(a.filePath('m0'));
+    // Positions and the fp16 payload start 8-byte aligned, so reads hand out views instead of copies.
+    expect((16 + bytes.readUInt32LE(12)) % 8).toBe(0);
+    const b = store();
+    const half = await b.readHalf('m1');
+    const ref = blocks[1].toFp16();
+    expect(Array.from(half!.positions)).toEqual(Array.from(ref.positions));
+    for (let l = 0; l < ref.layers.length; l++) {
+      expect(Array.from(half!.layers[l].key)).toEqual(Array.from(ref.layers[l].key));
+      expect(Array.from(half!.layers[l].value)).toEqual(Array.from(ref.layers[l].value));
+    }
+    expect(b.stats().memory.entries).toBe(0);
+    expect(await b.readHalf('absent')).toBeNull();
+    // Bytes at an odd offset (no aligned view possible) decode to the same values, through a copy.
+    const shifted = Buffer.alloc(bytes.length + 1).subarray(1);
+    bytes.copy(shifted);
+    const odd = b.decodeHalf('m0', shifted);
+    const even = b.decodeHalf('m0', bytes);
+    expect(Array.from(odd.positions)).toEqual(Array.from(even.positions));
+    expect(Array.from(odd.layers[1].value)).toEqual(Array.from(even.layers[1].value));
+    const got = await Promise.all(['m2', 'absent', 'm0', 'm1'].map((k) => b.get(k)));
+    expect(got.map((g) => g?.source ?? null)).toEqual(['disk', null, 'disk', 'disk']);
+    for (const [g, i] of [[got[0], 2], [got[2], 0], [got[3], 1]] as const) {
+      const want = KvCache.fromFp16(blocks[i].toFp16());
+      for (let l = 0; l < want.layerCount; l++) {
+        expect(Array.from(g!.kv.layers[l].key)).toEqual(Array.from(want.layers[l].key));
+        expect(Array.from(g!.kv.layers[l].value)).toEqual(Array.from(want.layers[l].value));
+      }
+    }
+    expect(b.stats().disk.hits).toBe(3);
+    expect(b.stats().memory.entries).toBe(3);
   });
 
   it('a corrupt block on disk is recomputed by the generator and equals a fresh compute', async () => {
@@ -164,7 +201,7 @@ describe('KvBlockStore (tiers, disk format, corruption, LRU caps)', () => {
 
   it('the disk tier respects its byte cap, evicting by access time', async () => {
     const s0 = store();
-    const sizes = blocks.slice(0, 3).map((b, i) => s0.encode(`d${i}`, b).length);
+    const sizes = await Promise.all(blocks.slice(0, 3).map(async (b, i) => (await s0.encode(`d${i}`, b)).length));
     const cap = sizes[0] + sizes[1] + Math.floor(sizes[2] / 2);
     const s = store({ diskBytes: cap, memoryBytes: 1 });
     await s.put('d0', blocks[0]);

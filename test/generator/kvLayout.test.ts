@@ -1,5 +1,6 @@
 import { KvCache } from '../../model/kv/KvCache.js';
 import { layOutContiguous, overwriteRange } from '../../generator/kvLayout.js';
+import { SeededRandom } from '../../infra/random.js';
 
 const cache = (layers: number, kvHeads: number, D: number, positions: number[], seed: number): KvCache =>
   new KvCache(
@@ -12,6 +13,18 @@ const cache = (layers: number, kvHeads: number, D: number, positions: number[], 
     Int32Array.from(positions),
   );
 
+/** The reference: each part re-encoded to its slot (KvCache.reencode, float64 angles), then concatenated. */
+function reencodeThenConcat(parts: KvCache[], theta: number): KvCache {
+  let start = 0;
+  return KvCache.concat(
+    parts.map((p) => {
+      const r = p.reencode({ start }, theta);
+      start += p.length;
+      return r;
+    }),
+  );
+}
+
 describe('layOutContiguous / overwriteRange', () => {
   it('is bit-identical to re-encode each part to its slot, then concat', () => {
     const theta = 1e4;
@@ -22,14 +35,7 @@ describe('layOutContiguous / overwriteRange', () => {
       cache(3, 2, 8, [4, 9, 12], 4), // a block after `select` (gaps)
     ];
     const got = layOutContiguous(parts, 3, 2, 8, theta);
-    let start = 0;
-    const expected = KvCache.concat(
-      parts.map((p) => {
-        const r = p.reencode({ start }, theta);
-        start += p.length;
-        return r;
-      }),
-    );
+    const expected = reencodeThenConcat(parts, theta);
     expect(Array.from(got.positions)).toEqual(Array.from(expected.positions));
     for (let l = 0; l < 3; l++) {
       expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
@@ -38,6 +44,33 @@ describe('layOutContiguous / overwriteRange', () => {
     // Not a plain concat: moved blocks were rotated.
     const plain = KvCache.concat(parts);
     expect(Buffer.from(got.layers[0].key.buffer).equals(Buffer.from(plain.layers[0].key.buffer))).toBe(false);
+  });
+
+  it('matches re-encode + concat bit for bit on random caches of a real head size, with gaps from select', () => {
+    const rng = new SeededRandom(11, 'layout');
+    const D = 64;
+    const random = (positions: number[]): KvCache =>
+      new KvCache(
+        Array.from({ length: 2 }, () => ({
+          key: Float32Array.from({ length: 3 * positions.length * D }, () => rng.normal() * 2),
+          value: Float32Array.from({ length: 3 * positions.length * D }, () => rng.normal()),
+        })),
+        3,
+        D,
+        Int32Array.from(positions),
+      );
+    const prefix = random(Array.from({ length: 9 }, (_, i) => i));
+    const blocks = [20, 33, 7].map((n) => random(Array.from({ length: n }, (_, i) => 9 + i)));
+    const compressed = random(Array.from({ length: 40 }, (_, i) => 9 + i)).select([0, 1, 2, 17, 18, 30, 39]);
+    const parts = [prefix, ...blocks, compressed];
+    for (const theta of [1e4, 1e6]) {
+      const got = layOutContiguous(parts, 2, 3, D, theta);
+      const expected = reencodeThenConcat(parts, theta);
+      for (let l = 0; l < 2; l++) {
+        expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
+        expect(Buffer.from(got.layers[l].value.buffer).equals(Buffer.from(expected.layers[l].value.buffer))).toBe(true);
+      }
+    }
   });
 
   it('overwriteRange replaces exactly one token range in every layer and head', () => {

@@ -22,7 +22,7 @@ describe('questionPass with attentions (model built with attention outputs)', ()
     for (const d of DOCS.slice(0, 2)) blocks.push(await gen.blockKv(gen.render(chunkOf(d))));
     const ctx = await gen.assemble(blocks);
     const fin = gen.finalTokens('Who built the bridge?');
-    const pass = await gen.questionPass(ctx, fin, { attentions: true });
+    const pass = await gen.questionPass(ctx, fin, { tapRows: fin.length });
     const { heads, layers } = model.config;
     const S = fin.length;
     const T = ctx.kv.length + S;
@@ -39,5 +39,25 @@ describe('questionPass with attentions (model built with attention outputs)', ()
     // Same logits as without attentions.
     const plain = await gen.questionPass(ctx, fin);
     expect(Array.from(plain.logits)).toEqual(Array.from(pass.logits));
+    // Tapping only the last row: the final block minus its last token untapped, then the last token tapped. Same
+    // last row, same logits (<= 1e-6: the split changes the summation order inside onnxruntime), same cache length.
+    const last = await gen.questionPass(ctx, fin, { tapRows: 1 });
+    expect(last.start).toBe(pass.start);
+    expect(last.tokens).toEqual(fin);
+    expect(last.cache.length).toBe(T);
+    for (let l = 0; l < layers; l++) {
+      const a = last.attentions![l]!;
+      expect(a.length).toBe(heads * T);
+      for (let h = 0; h < heads; h++) {
+        const full = pass.attentions![l]!.subarray((h * S + S - 1) * T, (h * S + S) * T);
+        let d = 0;
+        a.subarray(h * T, (h + 1) * T).forEach((v, i) => (d = Math.max(d, Math.abs(v - full[i]!))));
+        expect(d).toBeLessThanOrEqual(1e-6);
+      }
+    }
+    let dl = 0;
+    last.logits.forEach((v, i) => (dl = Math.max(dl, Math.abs(v - pass.logits[i]!))));
+    expect(dl).toBeLessThanOrEqual(1e-4);
+    await expect(gen.questionPass(ctx, fin, { tapRows: fin.length + 1 })).rejects.toThrow(RangeError);
   });
 });

@@ -26,7 +26,8 @@ async function startApi(): Promise<ApiClient> {
 beforeAll(async () => {
   own = await OwnRedis.start();
   redis = own.redis;
-  env = stackEnv(own.url, buildHardeningModels(), { PREFILL_ON_INGEST: 'false', SHUTDOWN_TIMEOUT_MS: '20000' });
+  // Six asks from this one address must all be in flight at once (no per-address cap, no waiting).
+  env = stackEnv(own.url, buildHardeningModels(), { PREFILL_ON_INGEST: 'false', SHUTDOWN_TIMEOUT_MS: '20000', ASK_MAX_PER_CLIENT: '0', ASK_MAX_CONCURRENT: '6' });
   worker = await spawnService('services/workers/main.js', env, 'ready');
 }, 120_000);
 

@@ -44,6 +44,11 @@ export class OwnRedis {
     });
   }
 
+  /** Send `signal` without waiting (SIGSTOP freezes the server with its connections open: a hung Redis; SIGCONT resumes it). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** Stop the server and delete its files. */
   async stop(): Promise<void> {
     this.redis?.disconnect();

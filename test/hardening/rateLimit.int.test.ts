@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from '../../services/auth/ApiKeyStore.js';
 import { ApiClient } from '../support/http.js';
-import { spawnService, type Spawned } from '../support/processes.js';
+import { spawnService, waitUntil, type Spawned } from '../support/processes.js';
 import { OwnRedis } from './ownRedis.js';
 import { buildHardeningModels, stackEnv } from './support.js';
 
@@ -18,6 +18,8 @@ beforeAll(async () => {
   const env = stackEnv(r.url, buildHardeningModels(), { RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_ASK_REQUESTS: '2', RATE_LIMIT_WINDOW_SECONDS: '60', GENERATOR_MODEL: 'absent/model' });
   apis = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/main.js', env, 'listening')]);
   clients = apis.map((a) => new ApiClient(`http://127.0.0.1:${a.port}`));
+  // Counted requests start once both replicas are ready: before their Redis client is, the limiter lets requests through (by design).
+  await Promise.all(clients.map((c) => waitUntil(async () => (await c.get('/readyz')).status === 200, 60_000, 'readiness')));
 }, 120_000);
 
 afterAll(async () => {

@@ -38,23 +38,8 @@ export function shortDocuments(n: number, prefix = 'd'): { id: string; title: st
   }));
 }
 
-/** Wait until every job id reports `completed` (checking in slices to keep the request count bounded). */
-export async function waitForJobs(client: ApiClient, jobIds: string[], timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
-  const pending = new Set(jobIds);
-  await waitUntil(
-    async () => {
-      for (const id of [...pending].slice(0, 200)) {
-        const s = await client.call('GET', `/v1/jobs/${id}`, undefined, headers);
-        if (s.body?.state === 'failed') throw new Error(`job ${id} failed: ${JSON.stringify(s.body)}`);
-        if (s.body?.state === 'completed') pending.delete(id);
-      }
-      return pending.size === 0;
-    },
-    timeoutMs,
-    `${jobIds.length} ingestion jobs`,
-    500,
-  );
-}
+/** One HTTP job wait for every test (moved to the shared client module). */
+export { waitForJobs } from '../support/http.js';
 
 export interface StoredState {
   documents: number;

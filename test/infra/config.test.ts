@@ -8,7 +8,8 @@ describe('loadConfig', () => {
     expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(c.dataDir).toBe(path.resolve('./data'));
     expect(c.modelsDir).toBe(path.resolve('./models'));
-    expect(c.ALLOW_REMOTE_MODELS).toBe(false);
+    expect(c.ALLOW_REMOTE_MODELS).toBe('auto');
+    expect(c.HF_ENDPOINT).toBe('https://huggingface.co/');
   });
 
   it('parses numbers and booleans', () => {

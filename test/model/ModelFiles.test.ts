@@ -57,6 +57,7 @@ describe('choosing the decoder file of a model folder', () => {
     expect(filesOfDecoder('onnx/model.onnx', listing)).toEqual(['onnx/model.onnx', 'onnx/model.onnx_data', 'onnx/model.onnx_data_1']);
     expect(decoderFilesToPull(listing, 'q4', null)).toEqual({ decoder: 'onnx/model_q4.onnx', files: ['onnx/model_q4.onnx', 'onnx/model_q4.onnx_data'] });
     expect(decoderFilesToPull(listing, 'q4f16', null).files).toEqual(['onnx/model_q4f16.onnx']);
+    expect(decoderFilesToPull(listing, undefined, null).decoder).toBe('onnx/model_q4.onnx'); // no int8 here: next in bench order
     expect(() => decoderFilesToPull(listing, 'int8', null)).toThrow(/no onnx\/model_int8\.onnx \(dtype int8\); it has fp32, fp16, q4, q4f16/);
     expect(decoderFilesToPull(['genai_config.json', 'model.onnx', 'model.onnx.data'], 'fp16', 'model.onnx').files).toEqual(['model.onnx', 'model.onnx.data']);
   });

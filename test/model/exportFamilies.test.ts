@@ -6,6 +6,8 @@ import { DecoderModel, PositionsUnsupportedError } from '../../model/DecoderMode
 import { KvCache } from '../../model/kv/KvCache.js';
 import { relDiff, splitTolerance } from '../../model/ModelDoctor.js';
 import { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
+import { AskPipeline } from '../../ask/AskPipeline.js';
+import { askResponse } from '../../ask/AskResponse.js';
 import { ReferenceDecoder } from '../support/referenceDecoder.js';
 import { DOCS, chunkOf, range } from '../generator/fixtures.js';
 
@@ -286,8 +288,9 @@ describe('a graph whose positions cannot be given (derived inside, no GroupQuery
     const b = await gen.blockKv(r); // a block after the prefix runs at its cache index: computable
     await expect(gen.assemble([b])).rejects.toThrow(PositionsUnsupportedError);
     await expect(gen.assemble([b])).rejects.toThrow(/Block-Attention \(mode "blocks"\).*model .*nopos.*Use mode "full"/);
-    const full = await gen.answer({ question: QUESTION, chunks: [chunkOf(DOCS[0])], mode: 'full', sampling: { maxTokens: 3 } }).result;
+    const pipeline = new AskPipeline({ generator: gen });
+    const full = askResponse(await pipeline.run({ question: QUESTION, passages: [chunkOf(DOCS[0])], mode: 'full', maxTokens: 3 }));
     expect(full.usage.completionTokens).toBeGreaterThan(0);
-    await expect(gen.answer({ question: QUESTION, chunks: [chunkOf(DOCS[0])], mode: 'blocks', sampling: { maxTokens: 3 } }).result).rejects.toThrow(PositionsUnsupportedError);
+    await expect(pipeline.run({ question: QUESTION, passages: [chunkOf(DOCS[0])], mode: 'blocks', maxTokens: 3 })).rejects.toThrow(PositionsUnsupportedError);
   });
 });

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { DecoderModel } from '../../model/DecoderModel.js';
-import { DirectQuestionPass } from '../../compressor/QuestionPass.js';
+import { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
+import { AskPipeline } from '../../ask/AskPipeline.js';
 import { blockAttentionMass, calibrate, squadCalibrationPrompts } from '../../reranker/Calibrator.js';
 import { ProfileStore } from '../../reranker/BasinProfile.js';
-import { loadSquad, type SquadDataset } from '../../eval/squad.js';
+import { loadSquad, type SquadDataset } from '../../indexer/sources/squad.js';
 import { buildTempModel, removeTempModel } from '../support/tempModel.js';
 import { sharedFile, tempDir } from '../support/processes.js';
 
@@ -23,7 +24,7 @@ describe('attention-basin calibration on the built tiny model', () => {
       // A fresh model session each time: nothing carries over between runs.
       const model = await DecoderModel.load(dir, { intraOpThreads: 1 });
       try {
-        const runner = new DirectQuestionPass(model, 'test/tiny', 'blocks');
+        const runner = new AskPipeline({ generator: BlockAttentionGenerator.create(model, { modelId: 'test/tiny' }) }).questionPassRunner('blocks');
         return await calibrate(runner, squadCalibrationPrompts(ds, 4, 6, seed), { seed });
       } finally {
         await model.release();
@@ -54,14 +55,14 @@ describe('attention-basin calibration on the built tiny model', () => {
   it('block mass is the question-to-span attention (recomputed here), at a chosen layer set', async () => {
     const model = await DecoderModel.load(dir, { intraOpThreads: 1 });
     try {
-      const runner = new DirectQuestionPass(model, 'test/tiny', 'full');
+      const runner = new AskPipeline({ generator: BlockAttentionGenerator.create(model, { modelId: 'test/tiny' }) }).questionPassRunner('full');
       const [prompt] = squadCalibrationPrompts(ds, 3, 1, 5);
-      const pass = await runner.ask(await runner.prepare(prompt.blocks), prompt.question);
+      const pass = await runner.run(prompt!.blocks, prompt!.question, 'question');
       const { heads } = model.config;
       const S = pass.queryLength;
       const T = pass.keyLength;
       const mass = blockAttentionMass(pass, [1]);
-      pass.context.blocks.forEach((b, bi) => {
+      pass.blocks.forEach((b, bi) => {
         const first = b.tokenIndices[0];
         const last = b.tokenIndices[b.tokenIndices.length - 1];
         let sum = 0;

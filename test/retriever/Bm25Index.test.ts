@@ -122,3 +122,22 @@ describe('Bm25Index', () => {
     expect(() => Bm25Index.fromJSON({ format: 'other' })).toThrow();
   });
 });
+
+describe('Bm25Index.scoreDocuments / addTerms', () => {
+  test('scores exactly the given documents as scoreAll does, 0 for unknown ones', () => {
+    const index = fixture();
+    const all = index.scoreAll('cat dog bird');
+    expect(index.scoreDocuments('cat dog bird', ['d3', 'd1', 'nope', 'd2'])).toEqual([all.get('d3'), all.get('d1'), 0, all.get('d2')]);
+    expect(new Bm25Index().scoreDocuments('cat', ['d1'])).toEqual([0]);
+  });
+
+  test('a document added as analysed terms is the same document', () => {
+    const a = new Bm25Index();
+    const b = new Bm25Index();
+    for (const [id, text] of FIXTURE) {
+      a.add(id, text);
+      b.addTerms(id, b.analyzer.terms(text));
+    }
+    expect(b.toJSON()).toEqual(a.toJSON());
+  });
+});

@@ -69,7 +69,7 @@ describe('CollectionIndex snapshots and log replay', () => {
     // Flip one byte of the HNSW graph file: the checksum refuses it and the index is rebuilt from the log.
     const snapDir = fs.readdirSync(path.join(root, C)).find((d) => d.startsWith('snap-'))!;
     const vecDir = path.join(root, C, snapDir, 'vectors');
-    const graphFile = fs.readdirSync(vecDir).find((f) => /^graph-\d+\.hnsw$/.test(f))!;
+    const graphFile = fs.readdirSync(vecDir).find((f) => f.endsWith('.hnsw'))!;
     const bytes = fs.readFileSync(path.join(vecDir, graphFile));
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     fs.writeFileSync(path.join(vecDir, graphFile), bytes);
@@ -103,7 +103,16 @@ describe('CollectionIndex snapshots and log replay', () => {
       [{ chunk, vector: vectors[0]! }],
       { id: 'test-embedder', dim: DIM },
     );
-    expect(res).toEqual({ applied: false, reason: 'stale' });
+    // d0 holds version 1: the same version again is 'current' (a retried write), an older one 'stale'.
+    expect(res).toEqual({ applied: false, reason: 'current' });
+    const newer = (await store.getDocumentMeta(C, 'd5'))!.version;
+    expect(newer).toBeGreaterThan(1);
+    const stale = await store.applyDocument(
+      { id: 'd5', collection: C, title: '', text, metadata: {}, contentHash: 'x', chunkIds: ['cs'], version: newer - 1, updatedAt: '' },
+      [{ chunk: { ...chunk, documentId: 'd5' }, vector: vectors[0]! }],
+      { id: 'test-embedder', dim: DIM },
+    );
+    expect(stale).toEqual({ applied: false, reason: 'stale' });
     const deleted = await store.applyDocument(
       { id: 'd1', collection: C, title: '', text, metadata: {}, contentHash: 'x', chunkIds: ['cs'], version: 3, updatedAt: '' },
       [{ chunk: { ...chunk, documentId: 'd1' }, vector: vectors[0]! }],
@@ -118,5 +127,6 @@ describe('CollectionIndex snapshots and log replay', () => {
       ),
     ).rejects.toThrow(/built with embedder test-embedder/);
     expect((await store.getDocument(C, 'd0'))!.text).toBe(docText(0));
+    expect((await store.getDocument(C, 'd5'))!.text).toBe(docText(5));
   });
 });

@@ -135,24 +135,21 @@ describe('VectorIndex', () => {
     expect(loaded.searchEf).toBe(64);
   });
 
-  test('a second save switches the manifest and keeps only the latest two generations', async () => {
-    const data = entries(60, 8);
-    const index = VectorIndex.build(DIM, data);
+  test('a snapshot directory is written once: graph, sidecar, manifest; a second save into it is refused', async () => {
+    const index = VectorIndex.build(DIM, entries(60, 8));
     await index.save(tmp);
+    expect((await readdir(tmp)).sort()).toEqual([MANIFEST_FILE, 'graph.hnsw', 'keys.json']);
     index.remove('k0');
-    await index.save(tmp);
-    index.remove('k1');
-    await index.save(tmp);
-    const files = (await readdir(tmp)).sort();
-    expect(files).toEqual([MANIFEST_FILE, 'graph-1.hnsw', 'graph-2.hnsw', 'keys-1.json', 'keys-2.json']);
+    await expect(index.save(tmp)).rejects.toThrow(/not empty/);
+    // The first snapshot is untouched.
     const loaded = await VectorIndex.load(tmp);
-    expect(loaded.size).toBe(58);
-    expect(loaded.has('k1')).toBe(false);
+    expect(loaded.size).toBe(60);
+    expect(loaded.has('k0')).toBe(true);
   });
 
   test.each([
     ['graph', (name: string) => name.endsWith('.hnsw')],
-    ['sidecar', (name: string) => name.startsWith('keys-')],
+    ['sidecar', (name: string) => name === 'keys.json'],
     ['manifest', (name: string) => name === MANIFEST_FILE],
   ])('a flipped byte in the %s file is detected and the snapshot refused', async (_what, pick) => {
     const index = VectorIndex.build(DIM, entries(80, 9));

@@ -1,4 +1,10 @@
-/** A small JSON client for the service under test (real HTTP over loopback). */
+import { validateResponse } from './openapiValidator.js';
+import { waitUntil } from './processes.js';
+
+/**
+ * A small JSON client for the service under test (real HTTP over loopback). Every response is checked
+ * against the service's OpenAPI document (route, status, body and stream events); a mismatch fails the test.
+ */
 export class ApiClient {
   constructor(readonly base: string) {}
 
@@ -9,6 +15,7 @@ export class ApiClient {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    validateResponse(method, this.base + path, res.status, res.headers.get('content-type'), text);
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -27,4 +34,26 @@ export class ApiClient {
   delete<T = any>(path: string) {
     return this.call<T>('DELETE', path);
   }
+}
+
+/**
+ * Waits over the public API (GET /v1/jobs/{id}) until every job id reports `completed`, failing at once on a
+ * failed one; checks in slices to keep the request count bounded. Code with a Redis connection waits with
+ * IngestionService.waitFor (queue events) instead.
+ */
+export async function waitForJobs(client: ApiClient, jobIds: string[], timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
+  const pending = new Set(jobIds);
+  await waitUntil(
+    async () => {
+      for (const id of [...pending].slice(0, 200)) {
+        const s = await client.call('GET', `/v1/jobs/${id}`, undefined, headers);
+        if (s.body?.state === 'failed') throw new Error(`job ${id} failed: ${JSON.stringify(s.body)}`);
+        if (s.body?.state === 'completed') pending.delete(id);
+      }
+      return pending.size === 0;
+    },
+    timeoutMs,
+    `${jobIds.length} ingestion jobs`,
+    500,
+  );
 }

@@ -33,7 +33,10 @@ export function registerAskCommand(program: Command): void {
       };
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (process.env.RAG_API_KEY) headers.authorization = `Bearer ${process.env.RAG_API_KEY}`;
-      const res = await fetch(`${base}/v1/ask`, { method: 'POST', headers, body: JSON.stringify(body) });
+      const res = await fetch(`${base}/v1/ask`, { method: 'POST', headers, body: JSON.stringify(body) }).catch((err: Error) => {
+        const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
+        throw new Error(`cannot reach the service at ${base} (${cause.code ?? cause.message ?? err.message}): start it with \`npm start\`, or pass --url`);
+      });
       if (!res.ok) {
         const err = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
         throw new Error(`${res.status}: ${err.error?.message ?? res.statusText}`);

@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { runAssembleBench } from '../../../bench/assemble.js';
 import { runCalibrationBench } from '../../../bench/calibration.js';
 import { runCompressBench } from '../../../bench/compress.js';
+import { runDecodeBench } from '../../../bench/decode.js';
 import { runHnswBench } from '../../../bench/hnsw.js';
 import { runIngestBench } from '../../../bench/ingest.js';
 import { runLoadBench } from '../../../bench/load.js';
@@ -13,6 +15,7 @@ import { runTtftBench } from '../../../bench/ttft.js';
 import { runVariantsBench } from '../../../bench/variants.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
+import { UsageError } from '../errors.js';
 
 interface BenchOptions {
   json: boolean;
@@ -38,6 +41,10 @@ export const BENCHES: Record<string, Bench> = {
     hnsw: await runHnswBench({ squadFile: squad(o), log: progress, ...(o.quick ? { scale: 0 } : {}) }),
   }),
   ttft: (o) => runTtftBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [512, 1024, 2048, 4096], runs: 2 } : {}) }),
+  // Block fetch (disk, memory) and assembly against the question pass they feed, at 2K/4K/8K.
+  assemble: (o) => runAssembleBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048, 4096], runs: 2 } : {}) }),
+  // Tokens/s after the first token at 1, 64 and 256 generated tokens, split into forward pass and the rest.
+  decode: (o) => runDecodeBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048] } : { contexts: [2048, 8192] }) }),
   compress: (o) => runCompressBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048], runs: 2 } : {}) }),
   prefill: (o) => runScriptBench('prefill.js', ['--model', BENCH_MODEL, ...(o.quick ? ['--tokens', '1024', '--repeats', '2'] : ['--tokens', '2048', '--repeats', '3'])]),
   calibration: (o) => runCalibrationBench({ squadFile: squad(o), modelDir: BENCH_MODEL, log: progress, ...(o.quick ? { prompts: 8 } : { prompts: 24 }) }),
@@ -85,7 +92,7 @@ interface AllOptions extends BenchOptions {
  */
 async function runAll(opts: AllOptions): Promise<{ results: string; report: string | null; benches: Pick<BenchRecord, 'name' | 'variant' | 'ok' | 'seconds' | 'error'>[] }> {
   const names = opts.only ? opts.only.split(',').map((s) => s.trim()) : Object.keys(BENCHES);
-  for (const n of names) if (!BENCHES[n]) throw new Error(`--only: unknown benchmark "${n}"`);
+  for (const n of names) if (!BENCHES[n]) throw new UsageError(`--only: unknown benchmark "${n}"`);
   const quick = new Set(opts.quick ? names : opts.quickFor.split(',').map((s) => s.trim()).filter(Boolean));
   const startedAt = new Date().toISOString();
   const machine = describeMachine();
@@ -162,7 +169,7 @@ export function registerBenchCommand(program: Command): void {
       else if (name === 'report') result = await renderReport(opts.results, opts.docs);
       else {
         const bench = BENCHES[name];
-        if (!bench) throw new Error(`unknown benchmark "${name}"; choose one of ${[...Object.keys(BENCHES), 'all', 'report'].join(', ')}`);
+        if (!bench) throw new UsageError(`unknown benchmark "${name}"; choose one of ${[...Object.keys(BENCHES), 'all', 'report'].join(', ')}`);
         result = await bench(opts);
       }
       process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
-import { loadSquad } from '../../../eval/squad.js';
-import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
+import { openConfiguredQuestionPassRunner } from '../../../ask/offlineQuestionPass.js';
 import type { AttentionMode } from '../../../compressor/QuestionPass.js';
 import { calibrate, squadCalibrationPrompts } from '../../../reranker/Calibrator.js';
 import { ProfileStore } from '../../../reranker/BasinProfile.js';
+import { UsageError } from '../errors.js';
+import { intOption } from '../options.js';
 
 interface CalibrateOpts {
   k: string;
@@ -15,12 +17,6 @@ interface CalibrateOpts {
   layers?: string;
   mode: AttentionMode;
 }
-
-const int = (v: string, name: string, min: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got ${v})`);
-  return n;
-};
 
 /** `rag calibrate`: the attention-basin profile the reorderer places blocks by. */
 export function registerCalibrateCommand(program: Command): void {
@@ -39,14 +35,14 @@ export function registerCalibrateCommand(program: Command): void {
     .option('--layers <list>', 'comma-separated layer indices to read (default: all)')
     .option('--mode <mode>', 'attention mode: blocks (served default) or full', 'blocks')
     .action(async (opts: CalibrateOpts) => {
-      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new Error(`--mode must be blocks or full (got ${opts.mode})`);
-      const k = int(opts.k, 'k', 1);
-      const n = int(opts.n, 'n', 1);
-      const seed = int(opts.seed, 'seed', 0);
-      const layers = opts.layers?.split(',').map((s) => int(s.trim(), 'layers', 0));
+      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new UsageError(`--mode must be blocks or full (got ${opts.mode})`);
+      const k = intOption(opts.k, 'k', 1);
+      const n = intOption(opts.n, 'n', 1);
+      const seed = intOption(opts.seed, 'seed', 0);
+      const layers = opts.layers?.split(',').map((s) => intOption(s.trim(), 'layers', 0));
       const config = loadConfig();
       const ds = await loadSquad(path.resolve(opts.data));
-      const { runner, release } = await createQuestionPass(config, opts.mode);
+      const { runner, release } = await openConfiguredQuestionPassRunner(config, opts.mode);
       try {
         const t0 = performance.now();
         const profile = await calibrate(runner, squadCalibrationPrompts(ds, k, n, seed), {

@@ -4,11 +4,10 @@ import type { Command } from 'commander';
 import type { Config } from '../../../infra/config.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
 import type { SearchHit } from '../../../retriever/SearchService.js';
 import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
 import { fmt, textTable } from '../../../eval/table.js';
-import { loadSquad } from '../../../eval/squad.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
 import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
@@ -16,7 +15,9 @@ import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
 import { closeContext, createContext } from '../../bootstrap.js';
 import type { ServiceContext } from '../../context.js';
 import { openEmbedder } from '../../embedder.js';
-import { startConfiguredIngestionWorkers } from '../../workers/IngestionWorkers.js';
+import { CorpusIngester } from '../CorpusIngester.js';
+import { UsageError } from '../errors.js';
+import { intOption, oneOf } from '../options.js';
 
 interface AskOpts {
   k: string;
@@ -44,20 +45,11 @@ interface NiahOpts extends AskOpts {
 
 const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join('|')} (got ${value})`);
-  return value as T;
-}
-
-function positiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${value})`);
-  return n;
-}
+const positiveInt = (value: string, name: string): number => intOption(value, name, 1);
 
 function askRequest(o: AskOpts): Omit<EvalAskRequest, 'question' | 'collection'> {
   const keepRatio = o.keepRatio === undefined ? undefined : Number(o.keepRatio);
-  if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new Error(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
+  if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new UsageError(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
   return {
     k: positiveInt(o.k, 'k'),
     mode: oneOf<ModeOption>(o.mode, ['full', 'blocks'], 'mode'),
@@ -101,10 +93,10 @@ async function openEvalService(): Promise<EvalService> {
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);
-  const service = new AskService(ctx.store, ctx.search, handle);
-  const workers: { close: () => Promise<void> }[] = [];
+  const service = new AskService(ctx.store, ctx.search, handle, config.dataDir);
+  const ingester = new CorpusIngester(config, ctx, progress);
   const close = async (): Promise<void> => {
-    await Promise.all(workers.map((w) => w.close()));
+    await ingester.close();
     await handle.release();
     await closeContext(ctx);
   };
@@ -121,32 +113,7 @@ async function openEvalService(): Promise<EvalService> {
       });
       return { outcome, hits };
     };
-    const ingest = async (collection: string, docs: { id: string; title?: string; text: string }[]) => {
-      if (!COLLECTION_NAME.test(collection)) throw new Error(`collection ${JSON.stringify(collection)}: letters, digits, _ or - only`);
-      await ctx.ingestion.assertEmbedder(collection, embedder);
-      // Always in this process, so the evaluation never depends on other workers' configuration.
-      if (workers.length === 0) {
-        workers.push(startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder));
-      }
-      // Job ids derive from document id + content: a collection ingested before is skipped, not redone.
-      const pending = new Set<string>();
-      for (const d of docs) pending.add(await ctx.ingestion.submit(collection, { ...d, title: d.title ?? d.id, metadata: {} }));
-      let last = 0;
-      while (pending.size) {
-        for (const id of [...pending].slice(0, 200)) {
-          const s = await ctx.ingestion.status(id);
-          if (s?.state === 'failed') throw new Error(`ingestion job ${id} failed: ${s.error ?? 'unknown error'}`);
-          if (!s || s.state === 'completed') pending.delete(id);
-        }
-        if (Date.now() - last > 5000) {
-          last = Date.now();
-          progress(`ingest ${collection}: ${docs.length - pending.size}/${docs.length} documents`);
-        }
-        if (pending.size) await new Promise((r) => setTimeout(r, 200));
-      }
-      const info = await ctx.store.collectionInfo(collection);
-      return { submitted: docs.length, chunks: info?.chunks ?? 0 };
-    };
+    const ingest = (collection: string, docs: { id: string; title?: string; text: string }[]) => ingester.ingest(collection, docs);
     return { config, ctx, ask, generator: { model: config.GENERATOR_MODEL, dir, testModel: 'test_model' in modelConfig }, ingest, close };
   } catch (err) {
     await close();
@@ -196,7 +163,7 @@ export function formatNiah(results: readonly NiahResult[]): string {
 const list = (v: string, name: string): number[] =>
   v.split(',').map((x) => {
     const n = Number(x.trim());
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: ${JSON.stringify(x)} is not a non-negative number`);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: ${JSON.stringify(x)} is not a non-negative number`);
     return n;
   });
 
@@ -274,7 +241,7 @@ export function registerEvalCommands(program: Command): void {
   ).action(async (opts: NiahOpts) => {
     const request = askRequest(opts);
     const depths = list(opts.depths, 'depths');
-    if (depths.some((d) => d > 100)) throw new Error('--depths are percentages in [0, 100]');
+    if (depths.some((d) => d > 100)) throw new UsageError('--depths are percentages in [0, 100]');
     const cases = niahCases(loadEssays(path.resolve(opts.essays)), list(opts.sizes, 'sizes'), depths, DEFAULT_NEEDLE, opts.collectionPrefix);
     const svc = await openEvalService();
     try {

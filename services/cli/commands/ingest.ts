@@ -1,19 +1,37 @@
-import path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
-import { defaultDocumentId } from '../../../indexer/pipeline/jobs.js';
-import { COLLECTION_NAME, DOCUMENT_ID } from '../../../indexer/store/keys.js';
+import type { SettledJob } from '../../../indexer/pipeline/IngestionService.js';
 import { readDocuments } from '../../../indexer/sources/DocumentSource.js';
+import { COLLECTION_NAME } from '../../../indexer/store/keys.js';
 import { closeContext, createContext } from '../../bootstrap.js';
 import { openEmbedder } from '../../embedder.js';
-import { liveIngestionWorkers, startConfiguredIngestionWorkers } from '../../workers/IngestionWorkers.js';
+import { liveIngestionWorkers, startConfiguredIngestionWorkers } from '../../../indexer/pipeline/IngestionWorkers.js';
+import { UsageError } from '../errors.js';
+import { progressBar } from '../progress.js';
 
 interface IngestOptions {
   collection: string;
-  workers: 'auto' | 'yes' | 'no';
+  workers: string;
   wait: boolean;
+}
+
+const WORKER_MODES = ['auto', 'yes', 'no'];
+
+/** What became of each submitted document, for the summary line. */
+function tallyIngest(alreadyStored: number, settled: readonly SettledJob[]) {
+  const failures = settled.filter((s) => s.state === 'failed').map((s) => ({ id: s.id, error: s.error ?? 'failed' }));
+  const done = settled.filter((s) => s.state === 'completed');
+  const notApplied = done.filter((s) => s.result && !s.result.applied);
+  const unchanged = alreadyStored + notApplied.filter((s) => s.result?.reason === 'unchanged').length;
+  return {
+    indexed: done.length - notApplied.length,
+    unchanged,
+    // Not applied for another reason, e.g. a newer version of the document was stored meanwhile.
+    skipped: notApplied.length - (unchanged - alreadyStored),
+    failed: failures.length,
+    failures: failures.slice(0, 20),
+  };
 }
 
 /**
@@ -28,64 +46,52 @@ export function registerIngestCommand(program: Command): void {
     .option('--workers <mode>', 'run ingestion workers in this process: auto (if none are running), yes, no', 'auto')
     .option('--no-wait', 'enqueue and return without waiting for indexing')
     .action(async (input: string, opts: IngestOptions) => {
-      if (!COLLECTION_NAME.test(opts.collection)) throw new Error(`--collection ${JSON.stringify(opts.collection)}: letters, digits, _ or - only`);
+      if (!COLLECTION_NAME.test(opts.collection)) throw new UsageError(`--collection ${JSON.stringify(opts.collection)}: 1-64 letters, digits, _ or -`);
+      if (!WORKER_MODES.includes(opts.workers)) throw new UsageError(`--workers ${JSON.stringify(opts.workers)}: one of ${WORKER_MODES.join(', ')}`);
       const config = loadConfig();
+      // Checked against the HTTP API's document rules before anything is enqueued.
+      const docs = await readDocuments(input);
       await ensureRedis(config.REDIS_URL, config.dataDir);
-      const docs = await readDocuments(path.resolve(input));
-      for (const d of docs) {
-        d.id ||= defaultDocumentId(d.text);
-        if (!DOCUMENT_ID.test(d.id)) throw new Error(`document id ${JSON.stringify(d.id)} is not allowed (letters, digits, ., _ or -)`);
-      }
       const started = Date.now();
       const embedder = await openEmbedder(config);
       const ctx = createContext(config, embedder);
       const useLocalWorkers = opts.wait && (opts.workers === 'yes' || (opts.workers === 'auto' && (await liveIngestionWorkers(ctx.redis)) === 0));
       const local = useLocalWorkers ? startConfiguredIngestionWorkers(config, ctx.store, ctx.redis, embedder) : null;
-      const bar = new SingleBar({ format: '{phase} [{bar}] {value}/{total} docs | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+      const bar = progressBar(
+        '{phase} [{bar}] {value}/{total} docs | {eta_formatted} left',
+        '{phase} {value}/{total} docs ({percentage}%), {duration_formatted} elapsed, about {eta_formatted} left',
+      );
       try {
         await ctx.ingestion.assertEmbedder(opts.collection, embedder);
         bar.start(docs.length, 0, { phase: 'enqueue' });
-        const jobIds: string[] = [];
+        const pending: string[] = [];
+        let alreadyStored = 0;
         for (const d of docs) {
-          jobIds.push(await ctx.ingestion.submit(opts.collection, d));
+          const submitted = await ctx.ingestion.submit(opts.collection, d);
+          if (submitted.alreadyStored) alreadyStored++;
+          else pending.push(submitted.jobId);
           bar.increment();
         }
         if (!opts.wait) {
           bar.stop();
-          process.stdout.write(`${JSON.stringify({ collection: opts.collection, submitted: docs.length })}\n`);
+          process.stdout.write(`${JSON.stringify({ collection: opts.collection, submitted: docs.length, unchanged: alreadyStored })}\n`);
           return;
         }
-        bar.update(0, { phase: 'index  ' });
-        const pending = new Set(jobIds);
-        const failed: { id: string; error: string }[] = [];
-        let unchanged = 0;
-        while (pending.size) {
-          for (const id of [...pending].slice(0, 200)) {
-            const s = await ctx.ingestion.status(id);
-            if (!s || s.state === 'completed' || s.state === 'failed') {
-              pending.delete(id);
-              bar.increment();
-              if (s?.state === 'failed') failed.push({ id, error: s.error ?? 'failed' });
-              if (s?.result && !s.result.applied) unchanged++;
-            }
-          }
-          if (pending.size) await new Promise((r) => setTimeout(r, 300));
-        }
+        bar.update(alreadyStored, { phase: 'index' });
+        const settled = await ctx.ingestion.waitFor(pending, () => bar.increment());
         bar.stop();
+        const tally = tallyIngest(alreadyStored, settled);
         const info = await ctx.store.collectionInfo(opts.collection);
         const summary = {
           collection: opts.collection,
           submitted: docs.length,
-          indexed: docs.length - failed.length - unchanged,
-          unchanged,
-          failed: failed.length,
-          failures: failed.slice(0, 20),
+          ...tally,
           documents: info?.documents ?? 0,
           chunks: info?.chunks ?? 0,
           seconds: (Date.now() - started) / 1000,
         };
         process.stdout.write(`${JSON.stringify(summary)}\n`);
-        if (failed.length) process.exitCode = 1;
+        if (tally.failed) process.exitCode = 1;
       } finally {
         bar.stop();
         await local?.close();

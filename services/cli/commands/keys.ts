@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
 import { createRedis } from '../../../infra/redis.js';
 import { ApiKeyStore, SCOPES, type Scope } from '../../auth/ApiKeyStore.js';
+import { UsageError } from '../errors.js';
 
 async function withStore<T>(fn: (s: ApiKeyStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -24,7 +25,7 @@ export function registerKeysCommands(program: Command): void {
     .action(async (opts: { name: string; scopes: string }) => {
       const scopes = opts.scopes.split(',').map((s) => s.trim());
       const bad = scopes.filter((s) => !SCOPES.includes(s as Scope));
-      if (bad.length) throw new Error(`--scopes: unknown ${bad.join(', ')}; choose from ${SCOPES.join(', ')}`);
+      if (bad.length) throw new UsageError(`--scopes: unknown ${bad.join(', ')}; choose from ${SCOPES.join(', ')}`);
       const { key, record } = await withStore((s) => s.create(opts.name, scopes as Scope[]));
       process.stdout.write(`${JSON.stringify({ id: record.id, name: record.name, scopes: record.scopes, key })}\n`);
     });

@@ -1,20 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { env } from '@huggingface/transformers';
+import type { ProgressInfo } from '@huggingface/transformers';
 import { loadConfig } from '../../../infra/config.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { PRESETS, isPresetName } from '../../../model/builder/presets.js';
 import { VARIANT_NAMES, isVariantName } from '../../../model/builder/variants.js';
 import { DecoderModel } from '../../../model/DecoderModel.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
+import { downloadDecoder, HUB_PROBE_TIMEOUT_MS, hubProblem, hubSettings } from '../../../model/hub.js';
 import { DECODER_DTYPES, type DecoderDtype } from '../../../model/ModelFiles.js';
 import { diagnoseModel, type DoctorReport } from '../../../model/ModelDoctor.js';
 import { isHubId, resolveModelDir } from '../../../model/resolveModelDir.js';
-import { pullModel } from '../hubPull.js';
-
-/** How long `models pull` waits for the hub to answer before declaring the machine offline. */
-const HUB_PROBE_TIMEOUT_MS = 5000;
+import { progressBars } from '../progress.js';
+import { UsageError } from '../errors.js';
 
 interface BuildTestOptions {
   out?: string;
@@ -46,10 +45,10 @@ export function registerModelsCommands(program: Command): void {
     .option('--reference-mask', 'reference variant taking an explicit 4-D additive attention mask')
     .option('--corpus <path>', 'text file or folder to learn the BPE tokenizer from (default: built-in English sample)')
     .action((preset: string, opts: BuildTestOptions) => {
-      if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
-      if (!isVariantName(opts.variant)) throw new Error(`unknown variant "${opts.variant}"; known: ${VARIANT_NAMES.join(', ')}`);
+      if (!isPresetName(preset)) throw new UsageError(`unknown preset "${preset}"; known: ${Object.keys(PRESETS).join(', ')}`);
+      if (!isVariantName(opts.variant)) throw new UsageError(`unknown variant "${opts.variant}"; known: ${VARIANT_NAMES.join(', ')}`);
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
+      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${JSON.stringify(opts.seed)}`);
       const out = path.resolve(opts.out ?? path.join(loadConfig().modelsDir, 'test', preset));
       const t0 = performance.now();
       const r = buildTestModel(preset, out, { seed, variant: opts.variant, attentionOutputs: opts.attentionOutputs, referenceMask: opts.referenceMask, corpus: opts.corpus });
@@ -83,17 +82,42 @@ export function registerModelsCommands(program: Command): void {
 
   models
     .command('pull <hub-id>')
-    .description('download one model variant (config, tokenizer, the chosen ONNX file and its external data) from the Hugging Face hub into MODELS_DIR')
+    .description('download one variant of a model (config, tokenizer, the chosen ONNX file and its external data) from the Hugging Face hub (HF_ENDPOINT) into MODELS_DIR')
     .option('--dtype <dtype>', `ONNX variant of an optimum export (${DECODER_DTYPES.join(', ')}); default GENERATOR_DTYPE or the benchmarked default. genai exports: the file genai_config.json names`)
-    .option('--revision <rev>', 'branch, tag or commit', 'main')
-    .action(async (id: string, opts: { dtype?: string; revision: string }) => {
-      if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (expected org/name)`);
+    .action(async (id: string, opts: { dtype?: string }) => {
+      if (!isHubId(id)) throw new UsageError(`"${id}" is not a hub id (expected org/name)`);
+      const dtype = dtypeOption(opts.dtype);
       const config = loadConfig();
-      if (opts.dtype !== undefined && !(DECODER_DTYPES as readonly string[]).includes(opts.dtype)) throw new Error(`--dtype must be one of ${DECODER_DTYPES.join(', ')}, got "${opts.dtype}"`);
-      const host = hubHost();
-      await probeHub(host, config.modelsDir);
-      const r = await pullModel({ host, id, revision: opts.revision, modelsDir: config.modelsDir, dtype: (opts.dtype as DecoderDtype | undefined) ?? config.GENERATOR_DTYPE, token: process.env.HF_TOKEN });
-      process.stdout.write(`pulled ${id} (${r.decoderFile}) -> ${r.dir}\n  ${r.files.map((f) => `${f.file} ${(f.bytes / 2 ** 20).toFixed(1)} MiB${f.skipped ? ' (already there)' : ''}`).join('\n  ')}\n`);
+      const hub = { ...hubSettings(config), remote: true as const };
+      const problem = await hubProblem(hub.endpoint, HUB_PROBE_TIMEOUT_MS);
+      if (problem) {
+        throw new Error(
+          `offline: cannot reach the Hugging Face hub at ${hub.endpoint} (${problem}). Nothing was downloaded. ` +
+            `Without network, copy an optimum export into ${config.modelsDir}/<org>/<name>, or build a test model: ` +
+            `rag models build-test tiny --out ${path.join(config.modelsDir, 'test', 'tiny')}`,
+        );
+      }
+      const bars = progressBars(' {bar} {percentage}% | {file}', '{file} {percentage}%');
+      const perFile = new Map<string, ReturnType<typeof bars.create>>();
+      const progress = (p: ProgressInfo): void => {
+        if (!('file' in p)) return;
+        let bar = perFile.get(p.file);
+        if (!bar) {
+          bar = bars.create(100, 0, { file: p.file });
+          perFile.set(p.file, bar);
+        }
+        if (p.status === 'progress') bar.update(Math.round(p.progress), { file: p.file });
+        if (p.status === 'done') bar.update(100, { file: p.file });
+      };
+      try {
+        const dir = await downloadDecoder(id, hub, { dtype: dtype ?? config.GENERATOR_DTYPE, progress });
+        bars.stop();
+        process.stdout.write(`pulled ${id} -> ${dir}\n`);
+      } catch (err) {
+        throw new Error(`download of ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        bars.stop();
+      }
     });
 
   models
@@ -103,24 +127,24 @@ export function registerModelsCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (ref: string, opts: { dtype?: string; json?: boolean }) => {
       const config = loadConfig();
-      if (opts.dtype !== undefined && !(DECODER_DTYPES as readonly string[]).includes(opts.dtype)) throw new Error(`--dtype must be one of ${DECODER_DTYPES.join(', ')}, got "${opts.dtype}"`);
       const dir = resolveModelDir(ref, config.modelsDir);
-      const load = { intraOpThreads: config.ORT_INTRA_OP_THREADS, dtype: (opts.dtype as DecoderDtype | undefined) ?? config.GENERATOR_DTYPE };
+      const load = { intraOpThreads: config.ORT_INTRA_OP_THREADS, dtype: dtypeOption(opts.dtype) ?? config.GENERATOR_DTYPE };
       // With taps when the export allows them (the doctor reports why not otherwise).
       const model = await DecoderModel.load(dir, { ...load, taps: true }).catch(() => DecoderModel.load(dir, { ...load, taps: false }));
       try {
         const report = await diagnoseModel(model);
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
-        if (!report.selfCheck.ok || report.reencode?.ok === false) process.exitCode = 2;
+        // A failed check is work that failed (exit 1), not a wrong call.
+        if (!report.selfCheck.ok || report.reencode?.ok === false) process.exitCode = 1;
       } finally {
         await model.release();
       }
     });
 }
 
-/** The hub's address: HF_ENDPOINT (as the Hugging Face tools read it), else transformers.js's remote host. */
-function hubHost(): string {
-  return (process.env.HF_ENDPOINT ?? env.remoteHost).replace(/\/+$/, '');
+function dtypeOption(v: string | undefined): DecoderDtype | undefined {
+  if (v !== undefined && !(DECODER_DTYPES as readonly string[]).includes(v)) throw new UsageError(`--dtype must be one of ${DECODER_DTYPES.join(', ')}, got "${v}"`);
+  return v as DecoderDtype | undefined;
 }
 
 function formatDoctor(r: DoctorReport): string {
@@ -140,19 +164,6 @@ function formatDoctor(r: DoctorReport): string {
   return rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n') + '\n';
 }
 
-/** Fails within seconds, with what to do instead, when the hub cannot be reached. */
-async function probeHub(host: string, modelsDir: string): Promise<void> {
-  try {
-    await fetch(host, { method: 'HEAD', signal: AbortSignal.timeout(HUB_PROBE_TIMEOUT_MS) });
-  } catch (err) {
-    const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    throw new Error(
-      `offline: cannot reach the Hugging Face hub at ${host} (${cause}). Nothing was downloaded. ` +
-        `Without network, copy an optimum export into ${modelsDir}/<org>/<name>, or build a test model: ` +
-        `rag models build-test tiny --out ${path.join(modelsDir, 'test', 'tiny')}`,
-    );
-  }
-}
 
 /** Folders (up to three levels deep) holding a config.json, with their shapes and ONNX files. */
 export function listModels(modelsDir: string): ListedModel[] {

@@ -1,12 +1,14 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../../infra/config.js';
-import { loadSquad } from '../../../eval/squad.js';
-import { createQuestionPass } from '../../../compressor/createQuestionPass.js';
+import { loadSquad } from '../../../indexer/sources/squad.js';
+import { openConfiguredQuestionPassRunner } from '../../../ask/offlineQuestionPass.js';
 import { collectProbeExamples } from '../../../compressor/ProbeDataset.js';
 import { trainProbe, DEFAULT_C_GRID } from '../../../compressor/ProbeTrainer.js';
 import { Probe, defaultProbePath } from '../../../compressor/Probe.js';
 import type { AttentionMode } from '../../../compressor/QuestionPass.js';
+import { UsageError } from '../errors.js';
+import { intOption } from '../options.js';
 
 interface TrainOpts {
   data: string;
@@ -15,12 +17,6 @@ interface TrainOpts {
   seed: string;
   mode: AttentionMode;
 }
-
-const int = (v: string, name: string, min = 0): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got ${v})`);
-  return n;
-};
 
 /** `rag probe train | info`: the Sentinel sentence-relevance probe. */
 export function registerProbeCommands(program: Command): void {
@@ -39,12 +35,12 @@ export function registerProbeCommands(program: Command): void {
     .option('--seed <n>', 'seed for example sampling and CV folds', '0')
     .option('--mode <mode>', 'attention mode the features are read in: blocks (served default) or full', 'blocks')
     .action(async (opts: TrainOpts) => {
-      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new Error(`--mode must be blocks or full (got ${opts.mode})`);
-      const n = int(opts.n, 'n', 1);
-      const seed = int(opts.seed, 'seed');
+      if (opts.mode !== 'blocks' && opts.mode !== 'full') throw new UsageError(`--mode must be blocks or full (got ${opts.mode})`);
+      const n = intOption(opts.n, 'n', 1);
+      const seed = intOption(opts.seed, 'seed');
       const config = loadConfig();
       const ds = await loadSquad(path.resolve(opts.data));
-      const { runner, release } = await createQuestionPass(config, opts.mode);
+      const { runner, release } = await openConfiguredQuestionPassRunner(config, opts.mode);
       try {
         const t0 = performance.now();
         let last = 0;
@@ -60,7 +56,7 @@ export function registerProbeCommands(program: Command): void {
         });
         const t1 = performance.now();
         process.stderr.write(`training on ${examples.X.length} examples (${examples.X[0].length} features), C grid ${DEFAULT_C_GRID.join(', ')}\n`);
-        const target = { modelId: runner.modelId, attentionMode: runner.attentionMode, templateId: runner.templateId, layout: runner.layout };
+        const { target } = runner;
         const { probe: trained, cv, C } = trainProbe(examples.X, examples.y, target, { seed });
         const out = path.resolve(opts.out ?? defaultProbePath(config.dataDir, target));
         trained.save(out);

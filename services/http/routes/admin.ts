@@ -1,16 +1,17 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { SCOPES, type Principal, type Scope } from '../../auth/ApiKeyStore.js';
-import { SESSION_COOKIE, readCookie } from '../../auth/SessionStore.js';
+import { SESSION_COOKIE, readCookie, sessionCookie } from '../../auth/SessionStore.js';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { validate } from '../errors.js';
 
-const NewKey = z.strictObject({
+export const NewKey = z.strictObject({
   name: z.string().trim().min(1).max(100).regex(/^[\w .@-]+$/, 'letters, digits, spaces and . _ - @ only'),
   scopes: z.array(z.enum(SCOPES as [Scope, ...Scope[]])).min(1, 'must name at least one scope'),
 });
-const KeyId = z.string().regex(/^[A-Za-z0-9]{12}$/, 'must be a key id as listed by GET /v1/admin/keys');
-const Login = z.strictObject({ key: z.string().min(1).max(200) });
+export const KeyId = z.string().regex(/^[A-Za-z0-9]{12}$/, 'must be a key id as listed by GET /v1/admin/keys');
+export const Login = z.strictObject({ key: z.string().min(1).max(200) });
 
 /** Key management (admin scope) and the dashboard's login session. */
 export function adminRouter(ctx: ServiceContext): Router {
@@ -28,7 +29,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   });
   r.delete('/admin/keys/:id', admin, async (req, res) => {
     const id = validate(KeyId, req.params.id, 'id');
-    if (!(await ctx.auth.keys.revoke(id))) throw new HttpError(404, `key ${id} not found`, 'id');
+    if (!(await ctx.auth.keys.revoke(id))) throw new DomainError('notFound', `key ${id} not found`, { field: 'id' });
     ctx.auth.invalidate();
     res.json({ revoked: true, id });
   });
@@ -37,9 +38,9 @@ export function adminRouter(ctx: ServiceContext): Router {
   r.post('/admin/session', async (req, res) => {
     const { key } = validate(Login, req.body);
     const p = await ctx.auth.keys.verify(key);
-    if (!p || !p.scopes.includes('admin')) throw new HttpError(401, 'key: not a valid admin key', 'key');
+    if (!p || !p.scopes.includes('admin')) throw new DomainError('unauthorized', 'key: not a valid admin key', { field: 'key' });
     const sid = await ctx.auth.sessions.create(p);
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${ctx.auth.sessions.ttlSeconds}`);
+    res.setHeader('set-cookie', sessionCookie(sid, ctx.auth.sessions.ttlSeconds, req.secure));
     res.status(201).json({ name: p.name, scopes: p.scopes });
   });
   r.get('/admin/session', admin, (_req, res) => {
@@ -49,7 +50,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   r.delete('/admin/session', async (req, res) => {
     const sid = readCookie(req.header('cookie'), SESSION_COOKIE);
     if (sid) await ctx.auth.sessions.destroy(sid);
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    res.setHeader('set-cookie', sessionCookie('', 0, req.secure));
     res.json({ loggedOut: true });
   });
   return r;

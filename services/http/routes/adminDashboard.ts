@@ -8,34 +8,25 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AdminDashboard } from '../../admin/AdminDashboard.js';
-import { JobActionError } from '../../admin/QueueInspector.js';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { validate } from '../errors.js';
 
-const QueueName = z.string().regex(/^[a-z-]{1,40}$/, 'must be a queue name as listed by GET /v1/admin/ingestion');
-const JobId = z.string().regex(/^[A-Za-z0-9_:.-]{1,200}$/, 'must be a job id as listed by GET /v1/admin/ingestion');
-const Recalibrate = z.strictObject({
+export const QueueName = z.string().regex(/^[a-z-]{1,40}$/, 'must be a queue name as listed by GET /v1/admin/ingestion');
+export const JobId = z.string().regex(/^[A-Za-z0-9_:.-]{1,200}$/, 'must be a job id as listed by GET /v1/admin/ingestion');
+export const Recalibrate = z.strictObject({
   k: z.number().int().min(1).max(32).default(5),
   n: z.number().int().min(1).max(1024).default(32),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   mode: z.enum(['blocks', 'full']).default('blocks'),
   layers: z.array(z.number().int().min(0).max(1023)).min(1).max(1024).optional(),
 });
-const Limit = z.coerce.number().int().min(1).max(200).default(50);
+export const Limit = z.coerce.number().int().min(1).max(200).default(50);
 
 /** The dashboard's data API under /v1/admin (admin scope, like key management). */
 export function adminDashboardApi(ctx: ServiceContext, dash: AdminDashboard): Router {
   const r = Router();
   const admin = ctx.auth.require('admin');
-  const jobAction = async (fn: () => Promise<void>): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof JobActionError) throw new HttpError(e.status, e.message, 'id');
-      throw e;
-    }
-  };
-
   r.get('/admin/overview', admin, async (_req, res) => {
     res.json(await dash.overview());
   });
@@ -46,13 +37,13 @@ export function adminDashboardApi(ctx: ServiceContext, dash: AdminDashboard): Ro
   r.post('/admin/jobs/:queue/:id/retry', admin, async (req, res) => {
     const queue = validate(QueueName, req.params.queue, 'queue');
     const id = validate(JobId, req.params.id, 'id');
-    await jobAction(() => dash.inspector.retry(queue, id));
+    await dash.inspector.retry(queue, id);
     res.json({ retried: true, queue, id });
   });
   r.delete('/admin/jobs/:queue/:id', admin, async (req, res) => {
     const queue = validate(QueueName, req.params.queue, 'queue');
     const id = validate(JobId, req.params.id, 'id');
-    await jobAction(() => dash.inspector.remove(queue, id));
+    await dash.inspector.remove(queue, id);
     res.json({ removed: true, queue, id });
   });
   r.get('/admin/kv', admin, (_req, res) => {
@@ -105,7 +96,7 @@ export function adminPages(ctx: ServiceContext, dash: AdminDashboard): Router {
   const guard: RequestHandler = (req, res, next) =>
     requireAdmin(req, res, (err?: unknown) => {
       if (!err) return next();
-      if (req.method === 'GET' && err instanceof HttpError && err.status === 401 && req.accepts(['json', 'html']) === 'html') {
+      if (req.method === 'GET' && err instanceof DomainError && err.kind === 'unauthorized' && req.accepts(['json', 'html']) === 'html') {
         return res.redirect(302, `/admin/login`);
       }
       next(err);

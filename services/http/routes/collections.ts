@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { validate } from '../errors.js';
 import { CollectionName } from '../schemas.js';
 
 export function collectionsRouter(ctx: ServiceContext): Router {
@@ -11,7 +12,7 @@ export function collectionsRouter(ctx: ServiceContext): Router {
   r.get('/collections/:collection', ctx.auth.require('ask'), async (req, res) => {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const info = await ctx.store.collectionInfo(collection);
-    if (!info) throw new HttpError(404, `collection ${collection} not found`, 'collection');
+    if (!info) throw new DomainError('notFound', `collection ${collection} not found`, { field: 'collection' });
     const index = ctx.registry.loaded().find((i) => i.collection === collection);
     res.json({ ...info, index: index ? { vectors: index.vectors.size, tombstones: index.vectors.tombstones, appliedLogId: index.appliedLogId } : null });
   });

@@ -1,7 +1,8 @@
 import { Router } from 'express';
-import { defaultDocumentId } from '../../../indexer/pipeline/jobs.js';
+import { duplicateIds, toNewDocument } from '../../../indexer/sources/DocumentRules.js';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { validate } from '../errors.js';
 import { CollectionName, DocumentId, ingestSchemaFor, type DocumentBodyT } from '../schemas.js';
 
 export function documentsRouter(ctx: ServiceContext): Router {
@@ -11,18 +12,14 @@ export function documentsRouter(ctx: ServiceContext): Router {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const body = validate(ingestSchemaFor(req.body), req.body);
     const docs: DocumentBodyT[] = 'documents' in body ? body.documents : [body];
-    await ctx.ingestion.assertEmbedder(collection, ctx.embedder).catch((e: Error) => {
-      throw new HttpError(409, e.message, 'collection');
-    });
-    const ids = docs.map((d) => d.id ?? defaultDocumentId(d.text));
-    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-    if (dup) throw new HttpError(400, `documents: id ${dup} appears more than once in this batch`, 'documents');
+    await ctx.ingestion.assertEmbedder(collection, ctx.embedder);
+    const documents = docs.map(toNewDocument);
+    const ids = documents.map((d) => d.id);
+    const [dup] = duplicateIds(ids);
+    if (dup) throw new DomainError('invalid', `documents: id ${dup.id} appears more than once in this batch`, { field: 'documents' });
     const requestId = String(res.locals.requestId ?? '');
     const jobIds: string[] = [];
-    for (let i = 0; i < docs.length; i++) {
-      const d = docs[i]!;
-      jobIds.push(await ctx.ingestion.submit(collection, { id: ids[i]!, title: d.title ?? '', text: d.text, metadata: d.metadata ?? {} }, requestId));
-    }
+    for (const d of documents) jobIds.push((await ctx.ingestion.submit(collection, d, requestId)).jobId);
     res.status(202).json({ documentIds: ids, jobIds });
   });
 
@@ -30,7 +27,7 @@ export function documentsRouter(ctx: ServiceContext): Router {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const id = validate(DocumentId, req.params.id, 'id');
     const doc = await ctx.store.getDocument(collection, id);
-    if (!doc) throw new HttpError(404, `document ${id} not found in collection ${collection}`, 'id');
+    if (!doc) throw new DomainError('notFound', `document ${id} not found in collection ${collection}`, { field: 'id' });
     const chunks = (await ctx.store.getChunks(collection, doc.chunkIds)).filter((c) => c !== null);
     res.json({ ...doc, chunks: chunks.map((c) => ({ id: c.id, index: c.index, start: c.start, end: c.end, tokenCount: c.tokenCount, sentences: c.sentences })) });
   });
@@ -39,7 +36,7 @@ export function documentsRouter(ctx: ServiceContext): Router {
     const collection = validate(CollectionName, req.params.collection, 'collection');
     const id = validate(DocumentId, req.params.id, 'id');
     const deleted = await ctx.store.deleteDocument(collection, id);
-    if (!deleted) throw new HttpError(404, `document ${id} not found in collection ${collection}`, 'id');
+    if (!deleted) throw new DomainError('notFound', `document ${id} not found in collection ${collection}`, { field: 'id' });
     res.json({ deleted: true, documentId: id });
   });
 

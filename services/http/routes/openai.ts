@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AskService } from '../../ask/AskService.js';
-import { GeneratorUnavailableError } from '../../ask/AskService.js';
 import type { ServiceContext } from '../../context.js';
-import { HttpError, validate } from '../errors.js';
+import type { AskAdmission } from '../askAdmission.js';
+import { DomainError } from '../../../infra/errors.js';
+import { describeError, validate } from '../errors.js';
 import { CollectionName } from '../schemas.js';
 import { SseStream } from '../sse.js';
-import { asHttpError } from './ask.js';
 
 const Content = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).loose())]);
 
-const ChatBody = z
+export const ChatBody = z
   .object({
     model: z.string().min(1).max(200),
     messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: Content.nullable().optional() }).loose()).min(1).max(1000),
@@ -41,7 +41,7 @@ export function collectionFromModel(model: string): string {
  * OpenAI-compatible chat completions: the last user message is the question, answered with retrieval
  * over the collection, so existing OpenAI clients work unchanged (citations ride along as an extra field).
  */
-export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
+export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: AskAdmission): Router {
   const r = Router();
 
   r.get('/models', ctx.auth.require('ask'), async (_req, res) => {
@@ -49,21 +49,16 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     res.json({ object: 'list', data: cols.map((c) => ({ id: `rag/${c.name}`, object: 'model', created: 0, owned_by: 'rag' })) });
   });
 
-  r.post('/chat/completions', ctx.auth.require('ask'), async (req, res) => {
+  r.post('/chat/completions', ctx.auth.require('ask'), admission.admit, async (req, res) => {
     const body = validate(ChatBody, req.body);
     const collection = validate(CollectionName, body.collection ?? collectionFromModel(body.model), body.collection ? 'collection' : 'model');
     const question = text([...body.messages].reverse().find((m) => m.role === 'user')?.content);
-    if (!question.trim()) throw new HttpError(400, 'messages: needs a user message with text', 'messages');
+    if (!question.trim()) throw new DomainError('invalid', 'messages: needs a user message with text', { field: 'messages' });
     // The same bounds as /v1/ask's question.
-    if (question.length > 4000) throw new HttpError(400, 'messages: the last user message is longer than 4000 characters', 'messages');
-    if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new HttpError(400, 'messages: the last user message holds control characters', 'messages');
-    if (!(await ctx.store.collectionExists(collection))) throw new HttpError(404, `collection ${collection} not found (model "${body.model}")`, 'model');
-    try {
-      ask.requireGenerator();
-    } catch (e) {
-      if (e instanceof GeneratorUnavailableError) throw new HttpError(503, e.message);
-      throw e;
-    }
+    if (question.length > 4000) throw new DomainError('invalid', 'messages: the last user message is longer than 4000 characters', { field: 'messages' });
+    if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new DomainError('invalid', 'messages: the last user message holds control characters', { field: 'messages' });
+    if (!(await ctx.store.collectionExists(collection))) throw new DomainError('notFound', `collection ${collection} not found (model "${body.model}")`, { field: 'model' });
+    ask.requireGenerator();
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const id = `chatcmpl-${randomUUID()}`;
@@ -81,7 +76,7 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
     const finish = (reason: string) => (reason === 'length' ? 'length' : 'stop');
 
     if (!body.stream) {
-      const a = await ask.ask(request).catch(asHttpError);
+      const a = await ask.ask(request);
       res.json({
         id,
         object: 'chat.completion',
@@ -93,19 +88,19 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService): Router {
       });
       return;
     }
-    const sse = new SseStream(res);
+    const sse = new SseStream(res, { stallMs: ctx.config.STREAM_STALL_MS, sendBufferBytes: ctx.config.STREAM_SEND_BUFFER_BYTES });
     const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) =>
       sse.send(null, { id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }], ...extra });
     try {
-      chunk({ role: 'assistant', content: '' }, null);
-      const a = await ask.ask(request, (e) => {
-        if (e.type === 'token') chunk({ content: e.text }, null);
-      });
-      chunk({}, finish(a.finishReason), { citations: a.citations });
+      await chunk({ role: 'assistant', content: '' }, null);
+      // Awaited: a client that stops reading pauses generation.
+      const a = await ask.ask(request, (e) => (e.type === 'token' ? chunk({ content: e.text }, null) : undefined));
+      await chunk({}, finish(a.finishReason), { citations: a.citations });
     } catch (e) {
-      sse.send(null, { error: { message: e instanceof Error ? e.message : String(e), type: 'server_error' } });
+      const { status, body: error } = describeError(e);
+      await sse.send(null, { error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'server_error', code: error.code } });
     } finally {
-      sse.send(null, '[DONE]');
+      await sse.send(null, '[DONE]');
       sse.end();
     }
   });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allParagraphs, allQueries, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, allQueries, loadSquad } from '../../../indexer/sources/squad.js';
 import { splitSentences } from '../../../indexer/text/SentenceSplitter.js';
 
 /** Real SQuAD text for embedding tests: the shared data folder sits beside the repository. */

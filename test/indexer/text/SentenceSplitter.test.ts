@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { icuSentenceSpans, splitSentences, type Span } from '../../../indexer/text/SentenceSplitter.js';
 
 const SQUAD = path.resolve(process.cwd(), '../shared/data/squad-v1.1-dev.json');

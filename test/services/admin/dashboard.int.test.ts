@@ -3,11 +3,12 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Queue } from 'bullmq';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { parseExposition, type Exposition } from '../../support/prometheus.js';
 import { freshRedis, REPO, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+import { CHROMIUM } from '../../support/browser.js';
 
 /**
  * The admin dashboard end to end: a real API and worker process (auth enforced, built tiny generator), a real
@@ -28,7 +29,6 @@ const KEY = 'h8-admin-key-0123456789abcdef';
 const C = 'dashc';
 const QUESTION = 'Which NFL team represented the AFC at Super Bowl 50?';
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 
 let redis: Redis;
 let api: Spawned;

@@ -1,32 +1,16 @@
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { VARIANTS, VARIANT_NAMES } from '../../../model/builder/variants.js';
 import type { DoctorReport } from '../../../model/ModelDoctor.js';
+import { runRag } from '../../support/cli.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'services', 'cli', 'rag.js');
-
-function rag(args: string[], modelsDir: string, extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; ms: number } {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, MODELS_DIR: modelsDir, LOG_LEVEL: 'silent', ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
-}
-
-/** The same, without blocking the event loop (for calls to a server this test process runs). */
-function ragAsync(args: string[], modelsDir: string, extraEnv: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MODELS_DIR: modelsDir, LOG_LEVEL: 'silent', ...extraEnv } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+async function rag(args: string[], modelsDir: string, env: Record<string, string> = {}) {
+  const r = await runRag(args, { env: { MODELS_DIR: modelsDir, LOG_LEVEL: 'silent', ...env }, timeoutMs: 180_000 });
+  return { ...r, status: r.code };
 }
 
 /**
@@ -58,6 +42,7 @@ function hubServer(repos: Record<string, string>): Promise<{ url: string; close:
   );
 }
 
+
 describe('rag models (built CLI)', () => {
   let modelsDir: string;
   beforeAll(() => {
@@ -65,8 +50,8 @@ describe('rag models (built CLI)', () => {
   });
   afterAll(() => fs.rmSync(modelsDir, { recursive: true, force: true }));
 
-  it('pull fails fast offline with a clear message', () => {
-    const r = rag(['models', 'pull', 'HuggingFaceTB/SmolLM2-135M-Instruct'], modelsDir);
+  it('pull fails fast offline with a clear message', async () => {
+    const r = await rag(['models', 'pull', 'HuggingFaceTB/SmolLM2-135M-Instruct'], modelsDir);
     expect(r.status).toBe(1);
     expect(r.ms).toBeLessThan(15_000);
     expect(r.stderr).toMatch(/offline: cannot reach the Hugging Face hub/);
@@ -74,35 +59,34 @@ describe('rag models (built CLI)', () => {
     expect(fs.readdirSync(modelsDir)).toEqual([]);
   });
 
-  it('build-test writes a model that list shows with its shape', () => {
-    const b = rag(['models', 'build-test', 'tiny', '--seed', '4', '--attention-outputs'], modelsDir);
+  it('build-test writes a model that list shows with its shape', async () => {
+    const b = await rag(['models', 'build-test', 'tiny', '--seed', '4', '--attention-outputs'], modelsDir);
     expect(b.status).toBe(0);
-    expect(b.stdout).toMatch(/built tiny in [\d.]+ s/);
+    expect(b.stdout).toMatch(/built tiny in [\d.]+ s -> .* \(optimum-fp32\)/);
     expect(fs.existsSync(path.join(modelsDir, 'test', 'tiny', 'onnx', 'model.onnx'))).toBe(true);
-    const l = rag(['models', 'list', '--json'], modelsDir);
+    const l = await rag(['models', 'list', '--json'], modelsDir);
     expect(l.status).toBe(0);
     const listed = JSON.parse(l.stdout) as { id: string; modelType: string; shape: string }[];
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ id: 'test/tiny', modelType: 'qwen2' });
     expect(listed[0].shape).toMatch(/layers 2, hidden 64, heads 4\/2 kv/);
-    const bad = rag(['models', 'build-test', 'giant'], modelsDir);
-    expect(bad.status).toBe(1);
+    const bad = await rag(['models', 'build-test', 'giant'], modelsDir);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown preset "giant"/);
   });
-
-  it('build-test writes every export family under its real file name, and doctor reports each as served correctly', () => {
+  it('build-test writes every export family under its real file name, and doctor reports each as served correctly', async () => {
     const optimum = path.join(modelsDir, 'test', 'families');
     const genai = path.join(modelsDir, 'test', 'families-gqa');
     for (const v of VARIANT_NAMES) {
-      const b = rag(['models', 'build-test', 'tiny', '--variant', v, '--out', v === 'genai-gqa' ? genai : optimum], modelsDir);
+      const b = await rag(['models', 'build-test', 'tiny', '--variant', v, '--out', v === 'genai-gqa' ? genai : optimum], modelsDir);
       expect(b.status).toBe(0);
       expect(b.stdout).toContain(VARIANTS[v].file);
     }
-    expect(rag(['models', 'build-test', 'tiny', '--variant', 'optimum-bnb4'], modelsDir).stderr).toMatch(/unknown variant "optimum-bnb4"/);
+    expect((await rag(['models', 'build-test', 'tiny', '--variant', 'optimum-bnb4'], modelsDir)).stderr).toMatch(/unknown variant "optimum-bnb4"/);
     const dtypes = { 'optimum-fp32': 'fp32', 'optimum-fp16': 'fp16', 'optimum-q4': 'q4', 'optimum-q4f16': 'q4f16', 'optimum-int8': 'int8' } as const;
     for (const v of VARIANT_NAMES) {
       const args = v === 'genai-gqa' ? ['models', 'doctor', 'test/families-gqa', '--json'] : ['models', 'doctor', 'test/families', '--dtype', dtypes[v as keyof typeof dtypes], '--json'];
-      const r = rag(args, modelsDir);
+      const r = await rag(args, modelsDir);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const d = JSON.parse(r.stdout) as DoctorReport;
@@ -121,11 +105,11 @@ describe('rag models (built CLI)', () => {
       expect(d.selfCheck.ok).toBe(true);
       expect(d.reencode?.ok).toBe(true);
     }
-    const text = rag(['models', 'doctor', 'test/families-gqa'], modelsDir);
+    const text = await rag(['models', 'doctor', 'test/families-gqa'], modelsDir);
     expect(text.stdout).toMatch(/positions\s+rewired/);
     expect(text.stdout).toMatch(/self-check\s+ok/);
     // The list shows the exports, not the runtime's rewritten copies.
-    const listed = JSON.parse(rag(['models', 'list', '--json'], modelsDir).stdout) as { id: string; onnx: { file: string }[] }[];
+    const listed = JSON.parse((await rag(['models', 'list', '--json'], modelsDir)).stdout) as { id: string; onnx: { file: string }[] }[];
     expect(listed.find((m) => m.id === 'test/families')?.onnx.map((f) => f.file)).toEqual(['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_int8.onnx', 'onnx/model_q4.onnx', 'onnx/model_q4f16.onnx']);
   });
 
@@ -141,27 +125,26 @@ describe('rag models (built CLI)', () => {
     const target = fs.mkdtempSync(path.join(os.tmpdir(), 'rag-pulled-'));
     const env = { HF_ENDPOINT: hub.url };
     try {
-      const q4 = await ragAsync(['models', 'pull', 'org/tiny', '--dtype', 'q4'], target, env);
+      const q4 = await rag(['models', 'pull', 'org/tiny', '--dtype', 'q4'], target, env);
       expect(q4.stderr).not.toMatch(/rag:/);
       expect(q4.status).toBe(0);
       const pulled = (id: string) => fs.readdirSync(path.join(target, id), { recursive: true, encoding: 'utf8' }).filter((f) => !fs.statSync(path.join(target, id, f)).isDirectory()).sort();
       expect(pulled('org/tiny')).toEqual(['config.json', 'generation_config.json', 'onnx/model_q4.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => f.split('/').join(path.sep)));
-      const fp32 = await ragAsync(['models', 'pull', 'org/tiny', '--dtype', 'fp32'], target, env);
+      const fp32 = await rag(['models', 'pull', 'org/tiny', '--dtype', 'fp32'], target, env);
       expect(fp32.status).toBe(0);
       expect(pulled('org/tiny')).toContain(path.join('onnx', 'model.onnx_data'));
       expect(pulled('org/tiny')).not.toContain(path.join('onnx', 'model_int8.onnx'));
-      expect(fp32.stdout).toMatch(/config\.json .*\(already there\)/);
-      const missing = await ragAsync(['models', 'pull', 'org/tiny', '--dtype', 'fp16'], target, env);
+      const missing = await rag(['models', 'pull', 'org/tiny', '--dtype', 'fp16'], target, env);
       expect(missing.status).toBe(1);
       expect(missing.stderr).toMatch(/no onnx\/model_fp16\.onnx \(dtype fp16\); it has fp32, q4, int8/);
-      const gqa = await ragAsync(['models', 'pull', 'org/tiny-gqa'], target, env);
+      const gqa = await rag(['models', 'pull', 'org/tiny-gqa'], target, env);
       expect(gqa.status).toBe(0);
       expect(pulled('org/tiny-gqa')).toEqual(
         ['config.json', 'genai_config.json', 'generation_config.json', 'onnx/model_q4f16.onnx', 'onnx/model_q4f16.onnx.data', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => f.split('/').join(path.sep)),
       );
       expect(hub.requested.filter((f) => f.startsWith('onnx/model_int8'))).toEqual([]);
       // The pulled folder is served like the original.
-      const d = JSON.parse((await ragAsync(['models', 'doctor', 'org/tiny-gqa', '--json'], target, env)).stdout) as DoctorReport;
+      const d = JSON.parse((await rag(['models', 'doctor', 'org/tiny-gqa', '--json'], target, env)).stdout) as DoctorReport;
       expect(d).toMatchObject({ variant: 'genai-gqa', positions: 'rewired' });
       expect(d.selfCheck.ok).toBe(true);
     } finally {

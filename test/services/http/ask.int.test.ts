@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import { QUEUES } from '../../../indexer/pipeline/jobs.js';
-import { ApiClient } from '../../support/http.js';
+import { ApiClient, waitForJobs } from '../../support/http.js';
 import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 const C = 'askc';
@@ -45,7 +45,7 @@ beforeAll(async () => {
   redis = r.redis;
   const modelsDir = tempDir('models');
   buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny'));
-  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ask'), MODELS_DIR: modelsDir, GENERATOR_MODEL: 'test/tiny', PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0' };
+  env = { REDIS_URL: r.url, DATA_DIR: tempDir('ask'), MODELS_DIR: modelsDir, GENERATOR_MODEL: 'test/tiny', PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0', ASK_MAX_PER_CLIENT: '0', ASK_MAX_CONCURRENT: '8' };
   [api, worker] = await Promise.all([spawnService('services/main.js', env, 'listening'), spawnService('services/workers/main.js', env, 'ready')]);
   client = new ApiClient(`http://127.0.0.1:${api.port}`);
   const squad = await loadSquad(sharedFile('squad-v1.1-dev.json'));
@@ -53,7 +53,7 @@ beforeAll(async () => {
     .slice(0, 12)
     .map((p) => ({ id: p.id, title: p.title, text: p.context }));
   const res = await client.post(`/v1/collections/${C}/documents`, { documents: docs });
-  await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => client.get(`/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 120_000, 'ingestion');
+  await waitForJobs(client, res.body.jobIds, 120_000);
   await waitUntil(async () => (await client.get('/readyz')).status === 200, 60_000, 'readiness');
   // The worker precomputes every chunk's KV block (prefill queue) into the shared disk tier.
   const prefill = new Queue(QUEUES.prefill, { connection: redis });

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { VARIANT_NAMES, type VariantName } from '../../../model/builder/variants.js';
-import { ApiClient } from '../../support/http.js';
-import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+import { OwnRedis } from '../../hardening/ownRedis.js';
+import { ApiClient, waitForJobs } from '../../support/http.js';
+import { DIST, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 /**
  * The ask endpoint over every export family: one API process per replica (GENERATOR_MODEL + GENERATOR_DTYPE), basin
@@ -16,7 +16,7 @@ const C = 'families';
 const DTYPE: Partial<Record<VariantName, string>> = { 'optimum-fp32': 'fp32', 'optimum-fp16': 'fp16', 'optimum-q4': 'q4', 'optimum-q4f16': 'q4f16', 'optimum-int8': 'int8' };
 const QUESTION = 'Which NFL team represented the AFC at Super Bowl 50?';
 
-let redis: Redis;
+let own: OwnRedis;
 let worker: Spawned;
 let base: Record<string, string>;
 let squadFile: string;
@@ -34,13 +34,13 @@ function rag(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 beforeAll(async () => {
-  const r = await freshRedis(11);
-  redis = r.redis;
+  // A redis-server of its own: every logical database of the shared one is taken by other test files.
+  own = await OwnRedis.start();
   const modelsDir = tempDir('family-models');
   for (const v of VARIANT_NAMES) buildTestModel('tiny', path.join(modelsDir, 'test', v === 'genai-gqa' ? 'tiny-gqa' : 'tiny'), { variant: v, seed: 6 });
   buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny-nopos'), { seed: 6, internalPositions: true });
   squadFile = sharedFile('squad-v1.1-dev.json');
-  base = { REDIS_URL: r.url, DATA_DIR: tempDir('families'), MODELS_DIR: modelsDir, PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0', PREFILL_ON_INGEST: 'false' };
+  base = { REDIS_URL: own.url, DATA_DIR: tempDir('families'), MODELS_DIR: modelsDir, PORT: '0', RUN_WORKERS: 'false', SNAPSHOT_INTERVAL_MS: '0', PREFILL_ON_INGEST: 'false' };
   worker = await spawnService('services/workers/main.js', variantEnv('optimum-fp32'), 'ready');
   const api = await spawnService('services/main.js', variantEnv('optimum-fp32'), 'listening');
   try {
@@ -49,7 +49,7 @@ beforeAll(async () => {
       .slice(0, 8)
       .map((p) => ({ id: p.id, title: p.title, text: p.context }));
     const res = await client.post(`/v1/collections/${C}/documents`, { documents: docs });
-    await waitUntil(async () => (await Promise.all(res.body.jobIds.map((id: string) => client.get(`/v1/jobs/${id}`)))).every((s) => s.body.state === 'completed'), 180_000, 'ingestion');
+    await waitForJobs(client, res.body.jobIds, 180_000);
   } finally {
     await api.kill();
   }
@@ -57,7 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.kill();
-  redis?.disconnect();
+  await own?.stop();
 });
 
 describe.each(VARIANT_NAMES)('POST /v1/ask served by the %s replica', (variant) => {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { keys } from '../../../indexer/store/keys.js';
-import { ApiClient } from '../../support/http.js';
+import { ApiClient, waitForJobs as waitForJobsOverHttp } from '../../support/http.js';
 import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 const C = 'squad';
@@ -11,23 +11,7 @@ let worker: Spawned;
 let client: ApiClient;
 let paragraphs: Awaited<ReturnType<typeof allParagraphs>>;
 
-async function waitForJobs(jobIds: string[], timeoutMs = 240_000): Promise<void> {
-  const pending = new Set(jobIds);
-  await waitUntil(
-    async () => {
-      for (const id of [...pending]) {
-        const r = await client.get(`/v1/jobs/${id}`);
-        if (r.body.state === 'failed') throw new Error(`job ${id} failed: ${r.body.error}`);
-        if (r.body.state === 'completed') pending.delete(id);
-        else break;
-      }
-      return pending.size === 0;
-    },
-    timeoutMs,
-    `${pending.size} ingest jobs`,
-    500,
-  );
-}
+const waitForJobs = (jobIds: string[]) => waitForJobsOverHttp(client, jobIds, 240_000);
 
 async function storedCounts() {
   const [docs, chunks, log] = await Promise.all([redis.zcard(keys.docs(C)), redis.scard(keys.chunks(C)), redis.xlen(keys.log(C))]);

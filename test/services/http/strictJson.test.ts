@@ -1,13 +1,15 @@
-import { HttpError } from '../../../services/http/errors.js';
+import { DomainError } from '../../../infra/errors.js';
+import { describeError } from '../../../services/http/errors.js';
 import { MAX_JSON_DEPTH, parseStrictJson } from '../../../services/http/strictJson.js';
 
 function rejection(body: Buffer | string): string {
   try {
     parseStrictJson(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
   } catch (e) {
-    expect(e).toBeInstanceOf(HttpError);
-    expect((e as HttpError).status).toBe(400);
-    return (e as HttpError).message;
+    expect(e).toBeInstanceOf(DomainError);
+    expect((e as DomainError).kind).toBe('invalid');
+    expect(describeError(e).status).toBe(400);
+    return (e as DomainError).message;
   }
   throw new Error('accepted');
 }

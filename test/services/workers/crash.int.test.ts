@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { allParagraphs, loadSquad } from '../../../eval/squad.js';
+import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { keys } from '../../../indexer/store/keys.js';
 import { ApiClient } from '../../support/http.js';
 import { freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';

@@ -1,0 +1,101 @@
+import { performance } from 'node:perf_hooks';
+import type { FinishReason, GeneratorMode } from '../generator/BlockAttentionGenerator.js';
+import type { SearchHit } from '../retriever/SearchService.js';
+import type { AskRun, StageName } from './AskPipeline.js';
+import type { CompressionMethod, OrderMethod } from './AskRequest.js';
+import type { CacheCounts } from './stages/blocks.js';
+import type { OrderInfo } from './stages/order.js';
+
+export interface Citation {
+  documentId: string;
+  chunkId: string;
+  start: number;
+  end: number;
+}
+
+export interface KeptSentence extends Citation {
+  score: number | null;
+}
+
+/** A retrieved passage as placed in the context, with each sentence marked kept or dropped (for the dashboard). */
+export interface PassageTrace {
+  documentId: string;
+  chunkId: string;
+  title: string;
+  start: number;
+  text: string;
+  retrievalRank: number;
+  /** Position among the placed blocks; null when compression kept none of its sentences. */
+  slot: number | null;
+  sentences: { start: number; end: number; kept: boolean; score: number | null }[];
+}
+
+/** The answer to one ask, as the HTTP API returns it. */
+export interface AskResponse {
+  answer: string;
+  citations: Citation[];
+  kept: KeptSentence[];
+  compression: { method: CompressionMethod; keptTokens: number; totalTokens: number; ratio: number };
+  order: { method: OrderMethod; profile?: number[]; fallback?: string };
+  mode: GeneratorMode;
+  finishReason: FinishReason;
+  timings: {
+    retrieveMs: number;
+    /** Render + fetch the blocks' KV + assemble the placed context. */
+    assembleMs: number;
+    /** Question pass (when scoring reads attention) + scoring + selection + order. */
+    compressMs: number;
+    /** The final pass: the pass the first token is sampled from. */
+    questionPrefillMs: number;
+    firstTokenMs: number | null;
+    decodeMs: number;
+    totalMs: number;
+  };
+  cache: CacheCounts;
+  usage: { promptTokens: number; completionTokens: number };
+  passages: PassageTrace[];
+}
+
+export type AskEvent = { type: 'retrieval'; hits: SearchHit[] } | { type: 'token'; text: string; id: number } | { type: 'done'; response: AskResponse };
+
+/** The response of a run that went through `decode`. */
+export function askResponse(run: AskRun): AskResponse {
+  const { decoded, finalPass, compression } = run;
+  const order = run.order as OrderInfo;
+  if (!decoded || !finalPass || !compression) throw new Error('askResponse: the run stopped before decoding');
+  const ms = (...stages: StageName[]): number => run.trace.filter((r) => stages.includes(r.stage)).reduce((n, r) => n + r.ms, 0);
+  const passages: PassageTrace[] = run.passages.map((p) => {
+    const kept = new Set(p.kept?.sentences ?? []);
+    return {
+      documentId: p.chunk.documentId,
+      chunkId: p.chunk.chunkId,
+      title: p.chunk.title ?? '',
+      start: p.chunk.start,
+      text: p.chunk.text,
+      retrievalRank: p.rank,
+      slot: p.slot,
+      sentences: (p.block?.sentences ?? []).map((s, i) => ({ start: s.charStart, end: s.charEnd, kept: kept.has(i), score: kept.has(i) ? (p.scores?.[i] ?? null) : null })),
+    };
+  });
+  return {
+    answer: decoded.generation.text,
+    citations: run.passages.filter((p) => (p.kept?.sentences.length ?? 0) > 0).map((p) => ({ documentId: p.chunk.documentId, chunkId: p.chunk.chunkId, start: p.chunk.start, end: p.chunk.end })),
+    kept: passages.flatMap((p) => p.sentences.filter((s) => s.kept).map((s) => ({ documentId: p.documentId, chunkId: p.chunkId, start: s.start, end: s.end, score: s.score }))),
+    compression: { method: compression.method, keptTokens: compression.keptTokens, totalTokens: compression.totalTokens, ratio: compression.ratio },
+    order: { method: order.method, ...(order.profile ? { profile: order.profile } : {}), ...(order.fallback ? { fallback: order.fallback } : {}) },
+    mode: run.settings.mode,
+    finishReason: decoded.generation.finishReason,
+    timings: {
+      retrieveMs: ms('retrieve'),
+      assembleMs: ms('render', 'fetchKv', 'assemble'),
+      compressMs: ms('questionPass', 'score', 'select', 'order'),
+      questionPrefillMs: ms('finalPass'),
+      firstTokenMs: decoded.firstTokenAt === null ? null : decoded.firstTokenAt - run.startedAt,
+      decodeMs: decoded.generation.decodeMs,
+      totalMs: performance.now() - run.startedAt,
+    },
+    cache: run.cache,
+    usage: { promptTokens: finalPass.start + finalPass.tokens.length, completionTokens: decoded.generation.tokenIds.length },
+    passages,
+  };
+}
