@@ -27,5 +27,6 @@ export function openConfiguredQuestionPassRunner(config: Config, mode: Attention
   return openQuestionPassRunner(resolveModelDir(config.GENERATOR_MODEL, config.modelsDir), mode, {
     intraOpThreads: config.ORT_INTRA_OP_THREADS,
     enableCpuMemArena: config.ORT_ENABLE_CPU_MEM_ARENA,
+    dtype: config.GENERATOR_DTYPE,
   });
 }

@@ -103,17 +103,9 @@ const RENDER_CACHE_ENTRIES = 4096;
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
-/** A content identity for a model directory, cheap enough for multi-GB exports. */
+/** A content identity for a model (config, export file and its weight sizes: see DecoderModel.identity). */
 export function modelIdentity(model: DecoderModel): string {
-  const h = createHash('sha256');
-  h.update(fs.readFileSync(path.join(model.dir, 'config.json')));
-  const onnxDir = path.dirname(model.onnxPath);
-  for (const f of fs.readdirSync(onnxDir).sort()) {
-    // Temp files and the attention-tapped copy (same weights, same KV) do not change the identity.
-    if (f.endsWith('.tmp') || f.includes('.taps.')) continue;
-    h.update(`${f}:${fs.statSync(path.join(onnxDir, f)).size}\n`);
-  }
-  return h.digest('hex');
+  return model.identity;
 }
 
 /** Stop ids: the model config's eos ids and generation_config.json's eos_token_id. */
@@ -232,6 +224,8 @@ export class BlockAttentionGenerator {
    * of each block are recomputed with attention over everything before them (prefix and earlier blocks).
    */
   async assemble(blocks: BlockKv[], opts: AssembleOptions = {}): Promise<AssembledContext> {
+    // Re-encoding rotates cached keys to new positions: only sound when the graph takes explicit positions.
+    this.model.assertPositionsHonoured('Block-Attention (mode "blocks")');
     const prefix = await this.prefix();
     const { layers, kvHeads, headDim, ropeTheta } = this.model.config;
     const k = opts.recomputeHead ?? 0;

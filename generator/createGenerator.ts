@@ -23,10 +23,11 @@ export interface GeneratorSetup {
  */
 export async function createGenerator(config: Config, setup: GeneratorSetup = {}): Promise<BlockAttentionGenerator> {
   // A hub id missing from MODELS_DIR is downloaded first when ALLOW_REMOTE_MODELS allows (progress in the log).
-  const dir = await ensureDecoder(config.GENERATOR_MODEL, hubSettings(config), progressLog(componentLogger('models'), config.GENERATOR_MODEL));
+  const dir = await ensureDecoder(config.GENERATOR_MODEL, hubSettings(config), progressLog(componentLogger('models'), config.GENERATOR_MODEL), config.GENERATOR_DTYPE);
   const model = await DecoderModel.load(dir, {
     intraOpThreads: config.ORT_INTRA_OP_THREADS,
     enableCpuMemArena: config.ORT_ENABLE_CPU_MEM_ARENA,
+    dtype: config.GENERATOR_DTYPE,
     taps: setup.taps,
   });
   const modelId = modelIdentity(model);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DECODER_DTYPES } from '../model/ModelFiles.js';
 import { DomainError } from './errors.js';
 
 /** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */
@@ -59,6 +60,8 @@ const EnvSchema = z.object({
   MODELS_DIR: z.string().min(1).default('./models'),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   GENERATOR_MODEL: z.string().min(1).default('onnx-community/Qwen2.5-0.5B-Instruct'),
+  /** Which export file of GENERATOR_MODEL to load (onnx/model_<dtype>.onnx); unset = the benchmarked default, or what the folder has. */
+  GENERATOR_DTYPE: z.enum(DECODER_DTYPES).optional(),
   EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
   /**
    * Models missing from MODELS_DIR: `auto` downloads them when the hub answers and otherwise falls back at once

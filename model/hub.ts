@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AutoModelForCausalLM, AutoTokenizer, env, type ProgressCallback, type ProgressInfo } from '@huggingface/transformers';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { env, type ProgressCallback, type ProgressInfo } from '@huggingface/transformers';
+import { DomainError } from '../infra/errors.js';
 import type { Config } from '../infra/config.js';
+import { chooseDecoderFile, decoderFilesToPull, DecoderFileError, genaiDecoderFile, METADATA_FILES, type DecoderDtype } from './ModelFiles.js';
 import { isHubId, ModelNotFoundError, resolveModelDir } from './resolveModelDir.js';
 
 /**
@@ -153,17 +157,64 @@ export async function withDownloadLock<T>(modelsDir: string, id: string, fn: () 
   }
 }
 
-/** A decoder's config, tokenizer and ONNX graph (`dtype` picks the export, fp32 = onnx/model.onnx) into MODELS_DIR/<id>. */
-export async function downloadDecoder(id: string, s: HubSettings, opts: { dtype?: string; progress?: ProgressCallback } = {}): Promise<string> {
+/** Whether a folder already holds a decoder to load (for `dtype`, that variant's file). */
+function holdsDecoder(dir: string, dtype: DecoderDtype | undefined): boolean {
+  if (!fs.existsSync(path.join(dir, 'config.json'))) return false;
+  try {
+    chooseDecoderFile(dir, dtype);
+    return true;
+  } catch (err) {
+    if (err instanceof DecoderFileError) return false;
+    throw err;
+  }
+}
+
+/**
+ * One variant of a decoder repo into MODELS_DIR/<id>: the metadata files (config, tokenizer, genai_config.json),
+ * then the ONNX file `dtype` selects (GENERATOR_DTYPE's file; genai repos: the file genai_config.json names) and its
+ * external data, never the other variants (an optimum repo holds eight, ~5 GB for Qwen2.5-0.5B). Files already there
+ * with the size the hub reports are kept; each download lands in a `.part` file renamed when complete. HF_TOKEN is
+ * sent for gated repos.
+ */
+export async function downloadDecoder(id: string, s: HubSettings, opts: { dtype?: DecoderDtype; progress?: ProgressCallback; revision?: string } = {}): Promise<string> {
   if (!isHubId(id)) throw new ModelNotFoundError(`"${id}" is not a hub id (expected org/name)`);
   return withDownloadLock(s.modelsDir, id, async () => {
+    const dir = path.join(path.resolve(s.modelsDir), id);
     // Another process may have finished it while this one waited for the lock.
-    const done = localModelDir(id, s.modelsDir);
-    if (done) return done;
-    configureHub(s, true);
-    await AutoTokenizer.from_pretrained(id, { progress_callback: opts.progress });
-    const model = await AutoModelForCausalLM.from_pretrained(id, { dtype: (opts.dtype ?? 'fp32') as 'fp32', progress_callback: opts.progress });
-    await model.dispose();
+    if (holdsDecoder(dir, opts.dtype)) return dir;
+    const endpoint = s.endpoint.replace(/\/+$/, '');
+    const revision = encodeURIComponent(opts.revision ?? 'main');
+    const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
+    const listing = await fetch(`${endpoint}/api/models/${id}/revision/${revision}`, { headers });
+    if (!listing.ok) throw new DomainError('unavailable', `${id}: the hub answered ${listing.status} listing its files${listing.status === 401 ? ' (gated or private: set HF_TOKEN)' : ''}`);
+    const files = ((await listing.json()) as { siblings?: { rfilename: string }[] }).siblings?.map((f) => f.rfilename) ?? [];
+    const report = (p: Record<string, unknown>): void => opts.progress?.({ name: id, ...p } as unknown as ProgressInfo);
+    const download = async (file: string): Promise<void> => {
+      const target = path.join(dir, file);
+      const res = await fetch(`${endpoint}/${id}/resolve/${revision}/${file.split('/').map(encodeURIComponent).join('/')}`, { headers });
+      if (!res.ok || !res.body) throw new DomainError('unavailable', `${id}: ${file}: the hub answered ${res.status}`);
+      const total = Number(res.headers.get('content-length') ?? NaN);
+      if (Number.isFinite(total) && fs.existsSync(target) && fs.statSync(target).size === total) {
+        await res.body.cancel();
+        return;
+      }
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      report({ status: 'download', file });
+      let loaded = 0;
+      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      body.on('data', (chunk: Buffer) => {
+        loaded += chunk.length;
+        report({ status: 'progress', file, loaded, total, progress: Number.isFinite(total) && total > 0 ? (100 * loaded) / total : 0 });
+      });
+      const part = `${target}.part`;
+      await pipeline(body, fs.createWriteStream(part));
+      if (Number.isFinite(total) && loaded !== total) throw new DomainError('unavailable', `${id}: ${file}: got ${loaded} of ${total} bytes`);
+      fs.renameSync(part, target);
+      report({ status: 'done', file });
+    };
+    for (const f of METADATA_FILES.filter((m) => files.includes(m))) await download(f);
+    const decoder = decoderFilesToPull(files, opts.dtype, genaiDecoderFile(dir));
+    for (const f of decoder.files) await download(f);
     return resolveModelDir(id, s.modelsDir);
   });
 }
@@ -172,18 +223,19 @@ export async function downloadDecoder(id: string, s: HubSettings, opts: { dtype?
  * The local folder of a decoder, downloading it first when it is a hub id missing from MODELS_DIR and the
  * setting allows; otherwise the not-found error, saying why nothing was downloaded.
  */
-export async function ensureDecoder(id: string, s: HubSettings, progress?: ProgressCallback): Promise<string> {
+export async function ensureDecoder(id: string, s: HubSettings, progress?: ProgressCallback, dtype?: DecoderDtype): Promise<string> {
   if (isHubId(id)) await waitForDownload(s.modelsDir, id);
   const local = localModelDir(id, s.modelsDir);
-  if (local) return local;
+  if (local && (!isHubId(id) || holdsDecoder(local, dtype))) return local;
   if (!isHubId(id)) return resolveModelDir(id, s.modelsDir);
   const decision = await downloadDecision(s);
   if (!decision.download) {
+    if (local) return local; // loading says which variant is missing
     try {
       return resolveModelDir(id, s.modelsDir);
     } catch (err) {
       throw new ModelNotFoundError(`${(err as Error).message} (${decision.reason})`);
     }
   }
-  return downloadDecoder(id, s, { progress });
+  return downloadDecoder(id, s, { progress, dtype });
 }

@@ -1,18 +1,21 @@
-import { GraphBuilder } from '../onnx/GraphBuilder.js';
+import type { GraphBuilder } from '../onnx/GraphBuilder.js';
 import { DataType, type IGraphProto } from '../onnx/proto.js';
 import { ropeInverseFrequencies } from '../kv/rope.js';
+import type { Numerics } from './numerics.js';
 import type { DecoderPreset } from './presets.js';
-import { SeededRandom } from '../../infra/random.js';
-import type { WeightSink } from './WeightSink.js';
+import type { SeededWeights } from './seededWeights.js';
 
 export interface DecoderGraphOptions {
-  seed: number;
-  /** Std of the random linear/embedding weights. */
-  initStd: number;
+  weights: SeededWeights;
   /** Also expose each layer's attention Softmax output (named as the tap rewriter names them). */
   attentionOutputs: boolean;
   /** Reference variant: `attention_mask` is an explicit additive float mask [B,1,S,past+S]. */
   referenceMask: boolean;
+  /**
+   * No `position_ids` input: positions are derived inside the graph from the attention mask (past length + i), as
+   * some older exports do. Nothing can be rewired into such a graph: the runtime must refuse caller positions.
+   */
+  internalPositions?: boolean;
 }
 
 /** Name of layer i's attention-probability tensor, identical to what an optimum export (and the tap rewriter) uses. */
@@ -20,43 +23,42 @@ export function softmaxOutputName(layer: number): string {
   return `/model/layers.${layer}/self_attn/Softmax_output_0`;
 }
 
-const F = DataType.FLOAT;
 const I64 = DataType.INT64;
-/** Additive mask value for disallowed positions (torch.finfo(float32).min, like HF). */
+/** Additive mask value for disallowed positions (torch.finfo(float32).min, like HF; clamped to -1e4 by fp16 conversion). */
 const MASK_MIN = -3.4028234663852886e38;
 
 /**
- * A Llama/Qwen2 decoder with the optimum I/O signature. Linear weights are stored [in, out] (MatMul layout,
- * i.e. transposed from the PyTorch [out, in]) under their Hugging Face names; norms are 1-D; embeddings [V, H].
+ * A Llama/Qwen2 decoder with the optimum I/O signature (input_ids, attention_mask, position_ids,
+ * past_key_values.N.key/value -> logits, present.N.key/value), in the numerics of one optimum variant: fp32,
+ * fp16 with fp32 I/O (keep_io_types), MatMulNBits q4 (fp32 or fp16 compute) or dynamic int8. Node and tensor
+ * names follow the torch exporter, so tools written for real exports find the same names here.
  */
-export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink: WeightSink): IGraphProto {
-  const g = new GraphBuilder();
+export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, g: GraphBuilder, nx: Numerics): IGraphProto {
   const D = p.hidden / p.heads;
   if (!Number.isInteger(D) || D % 2 !== 0) throw new Error(`hidden ${p.hidden} / heads ${p.heads} must be an even integer head dim`);
   if (p.heads % p.kvHeads !== 0) throw new Error(`heads ${p.heads} must be a multiple of kv heads ${p.kvHeads}`);
-
-  const weight = (name: string, dims: number[], std: number, mean = 0): string => {
-    const data = new SeededRandom(o.seed, name).fillNormal(new Float32Array(dims.reduce((a, b) => a * b, 1)), std, mean);
-    return g.initializer(sink.tensor(name, dims, data));
-  };
-  const linear = (name: string, inDim: number, outDim: number): string => weight(`${name}.weight`, [inDim, outDim], o.initStd);
-  // Norm weights near (not at) 1 so a test that ignores them fails.
-  const normWeight = (name: string): string => weight(`${name}.weight`, [p.hidden], 0.1, 1);
+  if ((o.referenceMask || o.attentionOutputs) && (nx.F !== DataType.FLOAT || nx.io !== DataType.FLOAT)) {
+    throw new Error('reference-mask and attention-output test variants exist for fp32 compute only');
+  }
+  const w = o.weights;
+  const F = nx.F;
+  const linear = (name: string, input: string, inDim: number, outDim: number, scope: string, outName: string | null = null): string =>
+    nx.linear(input, `${name}.weight`, w.linear(name, inDim, outDim), inDim, outDim, scope, outName);
+  const normWeight = (name: string): string => nx.weight(`${name}.weight`, [p.hidden], w.norm(name, p.hidden));
 
   // ---- inputs (optimum names and symbolic dims; KV heads and head dim are fixed numbers so transformers.js can size an empty cache)
   const inputIds = g.input('input_ids', I64, ['batch_size', 'sequence_length']);
   const attentionMask = o.referenceMask
-    ? g.input('attention_mask', F, ['batch_size', 1, 'sequence_length', 'total_sequence_length'])
+    ? g.input('attention_mask', DataType.FLOAT, ['batch_size', 1, 'sequence_length', 'total_sequence_length'])
     : g.input('attention_mask', I64, ['batch_size', 'total_sequence_length']);
-  const positionIds = g.input('position_ids', I64, ['batch_size', 'sequence_length']);
+  const positionInput = o.internalPositions ? null : g.input('position_ids', I64, ['batch_size', 'sequence_length']);
   const past: { key: string; value: string }[] = [];
   for (let i = 0; i < p.layers; i++) {
     past.push({
-      key: g.input(`past_key_values.${i}.key`, F, ['batch_size', p.kvHeads, 'past_sequence_length', D]),
-      value: g.input(`past_key_values.${i}.value`, F, ['batch_size', p.kvHeads, 'past_sequence_length', D]),
+      key: g.input(`past_key_values.${i}.key`, nx.io, ['batch_size', p.kvHeads, 'past_sequence_length', D]),
+      value: g.input(`past_key_values.${i}.value`, nx.io, ['batch_size', p.kvHeads, 'past_sequence_length', D]),
     });
   }
-  const numLogitsToKeep = g.input('num_logits_to_keep', I64, []);
 
   // ---- shared constants
   const c = {
@@ -71,7 +73,6 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
     zero1d: g.int64('const_zero_1d', [0]),
     halfStart: g.int64('const_half_start', [D / 2]),
     halfEnd: g.int64('const_half_end', [D]),
-    int64Max: g.int64('const_int64_max', [Number.MAX_SAFE_INTEGER]),
     qShape: g.int64('const_q_shape', [0, 0, p.heads, D]),
     kvShape: g.int64('const_kv_shape', [0, 0, p.kvHeads, D]),
     gqaShape: g.int64('const_gqa_shape', [0, p.kvHeads, -1, D]),
@@ -79,18 +80,24 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
     headScoreShape: g.int64('const_head_score_shape', [0, p.heads, -1, 0]),
     headOutShape: g.int64('const_head_out_shape', [0, p.heads, -1, D]),
     mergeShape: g.int64('const_merge_shape', [0, 0, p.heads * D]),
-    scale: g.float('const_scale', [1 / Math.sqrt(D)], []),
-    eps: g.float('const_rms_eps', [p.rmsNormEps], []),
-    maskZero: g.float('const_mask_zero', [0], []),
-    maskMin: g.float('const_mask_min', [MASK_MIN], []),
+    scale: nx.constant('const_scale', [1 / Math.sqrt(D)], []),
+    eps: nx.constant('const_rms_eps', [p.rmsNormEps], []),
+    maskZero: nx.constant('const_mask_zero', [0], []),
+    maskMin: nx.constant('const_mask_min', [MASK_MIN], []),
     invFreq: g.double('rotary_emb.inv_freq', ropeInverseFrequencies(D, p.ropeTheta)),
   };
 
   // ---- embeddings
-  const embed = weight('model.embed_tokens.weight', [p.vocabSize, p.hidden], o.initStd);
+  const embedValues = w.embedding(p.vocabSize, p.hidden);
+  const embed = nx.weight('model.embed_tokens.weight', [p.vocabSize, p.hidden], embedValues);
   let h = g.op('Gather', [embed, inputIds], '/model/embed_tokens/Gather', { axis: 0 });
 
-  // ---- RoPE tables: angles in float64 so large positions rotate precisely, then cast back to float32.
+  const seqLen = g.op('Gather', [g.op('Shape', [inputIds], '/model/mask/Shape_ids'), c.idx1], '/model/mask/Gather_S', { axis: 0 });
+  const total = g.op('Gather', [g.op('Shape', [attentionMask], '/model/mask/Shape_mask'), c.idx1], '/model/mask/Gather_T', { axis: 0 });
+  const pastLen = g.op('Sub', [total, seqLen], '/model/mask/Sub_past');
+  const positionIds = positionInput ?? g.op('Unsqueeze', [g.op('Range', [pastLen, total, c.one], '/model/positions/Range'), c.axes0], '/model/positions/Unsqueeze');
+
+  // ---- RoPE tables: angles in float64 so large positions rotate precisely, then cast to the compute type.
   const posD = g.op('Cast', [positionIds], '/model/rotary_emb/Cast', { to: DataType.DOUBLE });
   const posCol = g.op('Unsqueeze', [posD, c.axes2], '/model/rotary_emb/Unsqueeze');
   const freqs = g.op('Mul', [posCol, c.invFreq], '/model/rotary_emb/Mul');
@@ -103,9 +110,6 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
   if (o.referenceMask) {
     mask = attentionMask;
   } else {
-    const seqLen = g.op('Gather', [g.op('Shape', [inputIds], '/model/mask/Shape_ids'), c.idx1], '/model/mask/Gather_S', { axis: 0 });
-    const total = g.op('Gather', [g.op('Shape', [attentionMask], '/model/mask/Shape_mask'), c.idx1], '/model/mask/Gather_T', { axis: 0 });
-    const pastLen = g.op('Sub', [total, seqLen], '/model/mask/Sub_past');
     const rows = g.op('Range', [pastLen, total, c.one], '/model/mask/Range_rows');
     const cols = g.op('Range', [c.zero, total, c.one], '/model/mask/Range_cols');
     const causal = g.op(
@@ -136,8 +140,9 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
     const W = `model.layers.${i}`;
     const x = rmsNorm(h, normWeight(`${W}.input_layernorm`), `${L}/input_layernorm`);
     const project = (name: 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj', input: string, outDim: number, bias: boolean): string => {
-      const mm = g.op('MatMul', [input, linear(`${W}.self_attn.${name}`, input === x ? p.hidden : p.heads * D, outDim)], `${L}/self_attn/${name}/MatMul`);
-      return bias ? g.op('Add', [mm, weight(`${W}.self_attn.${name}.bias`, [outDim], o.initStd)], `${L}/self_attn/${name}/Add`) : mm;
+      const proj = `${W}.self_attn.${name}`;
+      const mm = linear(proj, input, input === x ? p.hidden : p.heads * D, outDim, `${L}/self_attn/${name}`);
+      return bias ? g.op('Add', [mm, nx.weight(`${proj}.bias`, [outDim], w.bias(proj, outDim))], `${L}/self_attn/${name}/Add`) : mm;
     };
     const heads = (t: string, shape: string, scope: string): string =>
       g.op('Transpose', [g.op('Reshape', [t, shape], `${scope}/Reshape`)], `${scope}/Transpose`, { perm: [0, 2, 1, 3] });
@@ -145,8 +150,15 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
     const q = rotate(heads(project('q_proj', x, p.heads * D, p.qkvBias), c.qShape, `${L}/self_attn/q`), `${L}/self_attn/q_rope`);
     const k = rotate(heads(project('k_proj', x, p.kvHeads * D, p.qkvBias), c.kvShape, `${L}/self_attn/k`), `${L}/self_attn/k_rope`);
     const v = heads(project('v_proj', x, p.kvHeads * D, p.qkvBias), c.kvShape, `${L}/self_attn/v`);
-    const presentK = g.opNamed('Concat', [past[i].key, k], `${L}/self_attn/Concat_key`, `present.${i}.key`, { axis: 2 });
-    const presentV = g.opNamed('Concat', [past[i].value, v], `${L}/self_attn/Concat_value`, `present.${i}.value`, { axis: 2 });
+    // keep_io_types variants cast the cache at the graph's edges: past in, present out.
+    const cacheOf = (kind: 'key' | 'value', fresh: string): string =>
+      nx.toIo(`present.${i}.${kind}`, `${L}/self_attn/present_${kind}`, (out) => {
+        const inputs = [nx.fromIo(past[i][kind], `${L}/self_attn/past_${kind}`), fresh];
+        const name = `${L}/self_attn/Concat_${kind}`;
+        return out ? g.opNamed('Concat', inputs, name, out, { axis: 2 }) : g.op('Concat', inputs, name, { axis: 2 });
+      });
+    const presentK = cacheOf('key', k);
+    const presentV = cacheOf('value', v);
 
     // Grouped-query attention without Expand: fold each KV group's query heads into the row axis.
     const qGroups = g.op('Reshape', [q, c.gqaShape], `${L}/self_attn/Reshape_gqa`);
@@ -164,26 +176,26 @@ export function buildDecoderGraph(p: DecoderPreset, o: DecoderGraphOptions, sink
     h = g.op('Add', [h, project('o_proj', merged, p.hidden, false)], `${L}/Add_attn`);
 
     const y = rmsNorm(h, normWeight(`${W}.post_attention_layernorm`), `${L}/post_attention_layernorm`);
-    const gate = g.op('MatMul', [y, linear(`${W}.mlp.gate_proj`, p.hidden, p.intermediate)], `${L}/mlp/gate_proj/MatMul`);
-    const up = g.op('MatMul', [y, linear(`${W}.mlp.up_proj`, p.hidden, p.intermediate)], `${L}/mlp/up_proj/MatMul`);
+    const gate = linear(`${W}.mlp.gate_proj`, y, p.hidden, p.intermediate, `${L}/mlp/gate_proj`);
+    const up = linear(`${W}.mlp.up_proj`, y, p.hidden, p.intermediate, `${L}/mlp/up_proj`);
     const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate], `${L}/mlp/act_fn/Sigmoid`)], `${L}/mlp/act_fn/Mul`);
-    const down = g.op('MatMul', [g.op('Mul', [silu, up], `${L}/mlp/Mul`), linear(`${W}.mlp.down_proj`, p.intermediate, p.hidden)], `${L}/mlp/down_proj/MatMul`);
+    const down = linear(`${W}.mlp.down_proj`, g.op('Mul', [silu, up], `${L}/mlp/Mul`), p.intermediate, p.hidden, `${L}/mlp/down_proj`);
     h = g.op('Add', [h, down], `${L}/Add_mlp`);
   }
 
   const normed = rmsNorm(h, normWeight('model.norm'), '/model/norm');
-  // logits only for the last num_logits_to_keep positions (0 keeps all: Slice from -0 = 0).
-  const start = g.op('Neg', [g.op('Unsqueeze', [numLogitsToKeep, c.axes0], '/lm_head/Unsqueeze_keep')], '/lm_head/Neg_keep');
-  const kept = g.op('Slice', [normed, start, c.int64Max, c.axes1], '/lm_head/Slice');
-  const head = p.tiedEmbeddings
-    ? g.op('Transpose', [embed], '/lm_head/Transpose_tied', { perm: [1, 0] })
-    : weight('lm_head.weight', [p.hidden, p.vocabSize], o.initStd);
-  g.opNamed('MatMul', [kept, head], '/lm_head/MatMul', 'logits');
+  // Logits for every position: real exports have no logits selector (the runtime adds one by rewrite).
+  nx.toIo('logits', '/lm_head', (out) => {
+    if (!p.tiedEmbeddings) return linear('lm_head', normed, p.hidden, p.vocabSize, '/lm_head', out);
+    // Tied: the head reads the embedding through a Transpose, which weight quantizers leave in float.
+    const head = g.op('Transpose', [embed], '/lm_head/Transpose_tied', { perm: [1, 0] });
+    return out ? g.opNamed('MatMul', [normed, head], '/lm_head/MatMul', out) : g.op('MatMul', [normed, head], '/lm_head/MatMul');
+  });
 
-  g.output('logits', F, ['batch_size', 'logits_sequence_length', p.vocabSize]);
+  g.output('logits', nx.io, ['batch_size', 'sequence_length', p.vocabSize]);
   for (let i = 0; i < p.layers; i++) {
-    g.output(`present.${i}.key`, F, ['batch_size', p.kvHeads, 'total_sequence_length', D]);
-    g.output(`present.${i}.value`, F, ['batch_size', p.kvHeads, 'total_sequence_length', D]);
+    g.output(`present.${i}.key`, nx.io, ['batch_size', p.kvHeads, 'total_sequence_length', D]);
+    g.output(`present.${i}.value`, nx.io, ['batch_size', p.kvHeads, 'total_sequence_length', D]);
   }
   if (o.attentionOutputs) {
     for (let i = 0; i < p.layers; i++) g.output(softmaxOutputName(i), F, ['batch_size', p.heads, 'sequence_length', 'total_sequence_length']);

@@ -2,7 +2,7 @@ import { GraphBuilder } from '../onnx/GraphBuilder.js';
 import { DataType, type IGraphProto } from '../onnx/proto.js';
 import type { EncoderPreset } from './presets.js';
 import { SeededRandom } from '../../infra/random.js';
-import type { WeightSink } from './WeightSink.js';
+import type { WeightSink } from './WeightSpool.js';
 
 const F = DataType.FLOAT;
 const I64 = DataType.INT64;

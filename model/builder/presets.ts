@@ -15,7 +15,10 @@ export interface DecoderPreset {
   qkvBias: boolean;
   /** Target size of the learned BPE vocabulary (bytes + merges + specials); capped by vocabSize. */
   tokenizerVocab: number;
-  /** Weights in onnx/model.onnx_data instead of inside model.onnx (required past 2 GB). */
+  /**
+   * Force optimum variants' weights into `<file>_data`. Otherwise they are inside the file as optimum writes them
+   * (qwen2.5-0.5b fp32 is one 1.9 GB protobuf, like the real export) unless past protobuf's 2 GiB limit.
+   */
   externalData: boolean;
 }
 
@@ -85,7 +88,7 @@ export const PRESETS = {
     tiedEmbeddings: true,
     qkvBias: true,
     tokenizerVocab: 8192,
-    externalData: true,
+    externalData: false,
   },
   'tiny-encoder': {
     kind: 'encoder',

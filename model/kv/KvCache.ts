@@ -3,9 +3,33 @@ import { ropeInverseFrequencies, rotateHeadByTable, rotationTable } from './rope
 
 /** One layer's cached keys and values, each [kvHeads, length, headDim] (batch 1). */
 export interface LayerKv {
-  key: Float32Array;
-  value: Float32Array;
+  readonly key: Float32Array;
+  readonly value: Float32Array;
 }
+
+/**
+ * A layer kept in the fp16 form an fp16-KV graph returned it in: fed back to that graph as is (no re-encoding per
+ * decode step), decoded to float32 only when something reads it (re-encoding, selection, the disk tier).
+ */
+export class HalfLayerKv implements LayerKv {
+  private k: Float32Array | null = null;
+  private v: Float32Array | null = null;
+
+  constructor(
+    readonly keyHalf: Uint16Array,
+    readonly valueHalf: Uint16Array,
+  ) {}
+
+  get key(): Float32Array {
+    return (this.k ??= halfToFloat32(this.keyHalf));
+  }
+
+  get value(): Float32Array {
+    return (this.v ??= halfToFloat32(this.valueHalf));
+  }
+}
+
+const layerLength = (l: LayerKv): [number, number] => (l instanceof HalfLayerKv ? [l.keyHalf.length, l.valueHalf.length] : [l.key.length, l.value.length]);
 
 /** fp16 form of a cache, for the disk tier. */
 export interface HalfKv {
@@ -32,9 +56,8 @@ export class KvCache {
   ) {
     const expected = kvHeads * positions.length * headDim;
     for (const [i, l] of layers.entries()) {
-      if (l.key.length !== expected || l.value.length !== expected) {
-        throw new Error(`layer ${i}: key/value length ${l.key.length}/${l.value.length}, expected ${expected} (${kvHeads}x${positions.length}x${headDim})`);
-      }
+      const [k, v] = layerLength(l);
+      if (k !== expected || v !== expected) throw new Error(`layer ${i}: key/value length ${k}/${v}, expected ${expected} (${kvHeads}x${positions.length}x${headDim})`);
     }
   }
 
@@ -57,7 +80,7 @@ export class KvCache {
 
   /** Bytes of key+value data in fp32. */
   get byteLength(): number {
-    return this.layers.reduce((n, l) => n + l.key.byteLength + l.value.byteLength, 0);
+    return this.layers.length * 2 * this.kvHeads * this.length * this.headDim * 4;
   }
 
   /** Tokens [start, end). */
@@ -166,7 +189,10 @@ export class KvCache {
       kvHeads: this.kvHeads,
       headDim: this.headDim,
       positions: this.positions.slice(),
-      layers: this.layers.map((l) => ({ key: float32ToHalf(l.key), value: float32ToHalf(l.value) })),
+      // Layers the graph returned in fp16 are stored as they came (float32ToHalf(halfToFloat32(h)) === h).
+      layers: this.layers.map((l) =>
+        l instanceof HalfLayerKv ? { key: l.keyHalf.slice(), value: l.valueHalf.slice() } : { key: float32ToHalf(l.key), value: float32ToHalf(l.value) },
+      ),
     };
   }
 

@@ -1,5 +1,8 @@
 import { DataType, tensorValueInfo, type Dim, type IAttributeProto, type INodeProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
+/** onnxruntime's contrib operators (MatMulNBits, GroupQueryAttention, SkipSimplifiedLayerNormalization, ...). */
+export const MS_DOMAIN = 'com.microsoft';
+
 export type AttrValue = number | string | number[] | { float: number } | { tensor: ITensorProto };
 
 /**
@@ -23,13 +26,13 @@ export class GraphBuilder {
     this.outputs.push(tensorValueInfo(name, elemType, dims));
   }
 
-  /** Adds one node; returns its output names (`<name>_output_<i>`). */
-  node(opType: string, inputs: string[], name: string, attrs: Record<string, AttrValue> = {}, outputCount: number | string[] = 1): string[] {
+  /** Adds one node; returns its output names (`<name>_output_<i>`, or the given names). */
+  node(opType: string, inputs: string[], name: string, attrs: Record<string, AttrValue> = {}, outputCount: number | string[] = 1, domain = ''): string[] {
     let unique = name;
     for (let i = 1; this.usedNames.has(unique); i++) unique = `${name}_${i}`;
     this.usedNames.add(unique);
     const outputs = Array.isArray(outputCount) ? outputCount : Array.from({ length: outputCount }, (_, i) => `${unique}_output_${i}`);
-    this.nodes.push({ opType, name: unique, input: inputs, output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({ opType, name: unique, input: inputs, output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)), ...(domain ? { domain } : {}) });
     return outputs;
   }
 

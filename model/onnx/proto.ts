@@ -3,6 +3,7 @@ import onnxProto from 'onnx-proto';
 /** The ONNX protobuf schema (onnx v1.10 via onnx-proto). Older than current exports: never re-encode a foreign model with it. */
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
+export type IModelProto = onnxProto.onnx.IModelProto;
 export type IGraphProto = onnxProto.onnx.IGraphProto;
 export type INodeProto = onnxProto.onnx.INodeProto;
 export type ITensorProto = onnxProto.onnx.ITensorProto;

@@ -7,12 +7,24 @@ import { CalibrationJobs } from './CalibrationJobs.js';
 import { jobSummary, QueueInspector, type JobSummary, type QueueDepth } from './QueueInspector.js';
 import { RecentAsks, type RecentAsk } from './RecentAsks.js';
 import { stagePercentiles, type StagePercentiles } from './latency.js';
+import type { DoctorReport } from '../../model/ModelDoctor.js';
 
 export interface Overview {
   collections: { name: string; documents: number; chunks: number; embedder: { id: string; dim: number } | null; index: { vectors: number; tombstones: number } | null }[];
   embedder: { id: string; dim: number };
   generator:
-    | { state: 'ready'; modelId: string; dir: string; taps: boolean; layers: number; sharedPrefix: boolean; kvDir: string | null; configured: string }
+    | {
+        state: 'ready';
+        modelId: string;
+        dir: string;
+        taps: boolean;
+        layers: number;
+        sharedPrefix: boolean;
+        kvDir: string | null;
+        configured: string;
+        /** `rag models doctor` for the loaded model (export family, positions, taps, self-check), run at start. */
+        doctor: DoctorReport | null;
+      }
     | { state: 'loading' | 'unavailable'; configured: string; reason?: string };
   queues: QueueDepth[];
   asks: number;
@@ -77,6 +89,7 @@ export class AdminDashboard {
       layers: g.model.config.layers,
       sharedPrefix: g.sharedPrefix,
       kvDir: g.store.opts.dir,
+      doctor: s.doctor,
     };
   }
 

@@ -2,6 +2,7 @@ import type { Config } from '../../infra/config.js';
 import { componentLogger } from '../../infra/logger.js';
 import type { BlockAttentionGenerator } from '../../generator/BlockAttentionGenerator.js';
 import { createGenerator } from '../../generator/createGenerator.js';
+import { diagnoseModel, type DoctorReport } from '../../model/ModelDoctor.js';
 
 const log = componentLogger('generator');
 
@@ -24,7 +25,7 @@ export function loadWithoutTaps(config: Config): Promise<BlockAttentionGenerator
 
 export type GeneratorState =
   | { state: 'loading' }
-  | { state: 'ready'; generator: BlockAttentionGenerator }
+  | { state: 'ready'; generator: BlockAttentionGenerator; doctor: DoctorReport | null }
   | { state: 'unavailable'; reason: string };
 
 /**
@@ -37,9 +38,15 @@ export class GeneratorHandle {
 
   constructor(config: Config, load: (c: Config) => Promise<BlockAttentionGenerator> = loadWithTapsIfPossible) {
     this.loaded = load(config).then(
-      (generator) => {
-        log.info({ model: config.GENERATOR_MODEL, dir: generator.model.dir }, 'generator ready');
-        return (this.current = { state: 'ready', generator });
+      async (generator) => {
+        // What `rag models doctor` reports, logged once: how this export family is served and a self-check.
+        const doctor = await diagnoseModel(generator.model).catch((err: unknown) => {
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'model doctor failed');
+          return null;
+        });
+        log.info({ model: config.GENERATOR_MODEL, dir: generator.model.dir, doctor }, 'generator ready');
+        if (doctor && (!doctor.selfCheck.ok || doctor.reencode?.ok === false)) log.warn({ doctor }, 'generator self-check failed: answers may be wrong');
+        return (this.current = { state: 'ready', generator, doctor });
       },
       (err: unknown) => {
         const reason =

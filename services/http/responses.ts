@@ -187,6 +187,26 @@ const JobSummary = z
     requestId: z.string().nullable(),
   })
   .meta({ id: 'JobSummary' });
+const DoctorCheck = z.object({ ok: z.boolean(), maxAbsDiff: z.number().min(0), tolerance: z.number().min(0) });
+/** `rag models doctor` for the loaded generator: how its export family is served, and a self-check. */
+export const ModelDoctor = z
+  .object({
+    model: z.string(),
+    family: z.enum(['optimum', 'genai', 'unknown']),
+    variant: z.string(),
+    file: z.string(),
+    runtimeFile: z.string(),
+    kvDtype: z.enum(['float32', 'float16']),
+    kvBytesPerToken: count,
+    positions: z.enum(['honoured', 'rewired', 'refused']),
+    positionsReason: z.string().nullable(),
+    taps: z.enum(['softmax', 'gqa-query', 'gqa-qk']).nullable(),
+    tapsReason: z.string().nullable(),
+    logitsSelector: z.boolean(),
+    selfCheck: DoctorCheck,
+    reencode: DoctorCheck.nullable(),
+  })
+  .meta({ id: 'ModelDoctor' });
 export const AdminOverview = z.object({
   collections: z.array(
     z.object({ name: z.string(), documents: count, chunks: count, embedder: Embedder.nullable(), index: z.object({ vectors: count, tombstones: count }).nullable() }),
@@ -202,6 +222,7 @@ export const AdminOverview = z.object({
       layers: count,
       sharedPrefix: z.boolean(),
       kvDir: z.string().nullable(),
+      doctor: ModelDoctor.nullable(),
     }),
     z.object({ state: z.enum(['loading', 'unavailable']), configured: z.string(), reason: z.string().optional() }),
   ]),

@@ -11,8 +11,8 @@ import { OwnRedis } from '../hardening/ownRedis.js';
 
 /**
  * ALLOW_REMOTE_MODELS=auto, the default, on `npm start`'s entry point: a model missing from MODELS_DIR is
- * downloaded through transformers.js's hub client when the hub answers (here a local server speaking the
- * hub's file protocol, serving built models), and start-up falls back at once when it does not (a server
+ * downloaded when the hub answers (here a local server speaking the hub's listing and file protocol, serving
+ * built models: the embedder through transformers.js's hub client, one variant of the decoder by the project's), and start-up falls back at once when it does not (a server
  * that accepts connections and never answers, as a black-holed network does).
  */
 let own: OwnRedis;
@@ -81,6 +81,12 @@ describe('first start with models missing from MODELS_DIR', () => {
       // transformers.js probes some files with a one-byte range request before fetching them whole.
       if (!req.headers.range) requests.push(`${req.method} ${req.path}`);
       next();
+    });
+    // The file listing (GET /api/models/<org>/<name>/revision/<rev>): the decoder download fetches one variant of it.
+    hub.get('/api/models/:org/:name/revision/:rev', (req, res) => {
+      const root = path.join(hubRoot, req.params.org, req.params.name, 'resolve', 'main');
+      const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(root, f)).isFile());
+      res.json({ siblings: files.map((f) => ({ rfilename: f.split(path.sep).join('/') })) });
     });
     hub.use(express.static(hubRoot));
     const server: Server = await new Promise((resolve) => {

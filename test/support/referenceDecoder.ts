@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import onnxProto from 'onnx-proto';
+import { loadVariantWeights } from './variantWeights.js';
 
 /**
  * Independent float64 reference forward pass of the built Llama/Qwen2 test decoder, written from the math
  * (HF modeling_llama semantics), reading only the weights from the ONNX initializers. It shares no code with
  * the builder or the runtime, so agreement is evidence that both are right.
  */
-const { onnx } = onnxProto;
 
 export interface ReferenceConfig {
   layers: number;
@@ -43,7 +42,8 @@ export class ReferenceDecoder {
     private readonly w: Map<string, Float64Array>,
   ) {}
 
-  static load(dir: string): ReferenceDecoder {
+  /** Reads the weights `onnxFile` computes with (any variant: dequantized per the operator specs, see variantWeights). */
+  static load(dir: string, onnxFile = 'onnx/model.onnx'): ReferenceDecoder {
     const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number | boolean>;
     const cfg: ReferenceConfig = {
       layers: c.num_hidden_layers as number,
@@ -57,25 +57,8 @@ export class ReferenceDecoder {
       eps: c.rms_norm_eps as number,
       tied: c.tie_word_embeddings as boolean,
     };
-    const modelPath = path.join(dir, 'onnx', 'model.onnx');
-    const model = onnx.ModelProto.decode(fs.readFileSync(modelPath));
-    const w = new Map<string, Float64Array>();
-    for (const t of model.graph?.initializer ?? []) {
-      if (t.dataType !== onnx.TensorProto.DataType.FLOAT || !t.name) continue;
-      let bytes: Uint8Array;
-      if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-        const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
-        const fd = fs.openSync(path.join(dir, 'onnx', String(kv.location)), 'r');
-        bytes = Buffer.alloc(Number(kv.length));
-        fs.readSync(fd, bytes, 0, bytes.length, Number(kv.offset));
-        fs.closeSync(fd);
-      } else {
-        bytes = t.rawData ?? new Uint8Array(0);
-      }
-      const copy = new Uint8Array(bytes); // aligned copy
-      w.set(t.name, Float64Array.from(new Float32Array(copy.buffer, 0, copy.byteLength / 4)));
-    }
-    return new ReferenceDecoder(cfg, w);
+    const { weights, ownLmHead } = loadVariantWeights(dir, onnxFile);
+    return new ReferenceDecoder({ ...cfg, tied: cfg.tied && !ownLmHead }, weights);
   }
 
   private get(name: string): Float64Array {

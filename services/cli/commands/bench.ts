@@ -13,6 +13,7 @@ import { describeMachine, readBenchRecords, readModelShape, writeBenchRecord, wr
 import { runRetrievalQuality } from '../../../bench/retrievalQuality.js';
 import { runScaleBench } from '../../../bench/scale.js';
 import { runTtftBench } from '../../../bench/ttft.js';
+import { runVariantsBench } from '../../../bench/variants.js';
 import { loadConfig } from '../../../infra/config.js';
 import { ensureRedis } from '../../../infra/redis.js';
 import { UsageError } from '../errors.js';
@@ -48,6 +49,8 @@ export const BENCHES: Record<string, Bench> = {
   compress: (o) => runCompressBench({ dataDir: o.data, log: progress, ...(o.quick ? { contexts: [2048], runs: 2 } : {}) }),
   prefill: (o) => runScriptBench('prefill.js', ['--model', BENCH_MODEL, ...(o.quick ? ['--tokens', '1024', '--repeats', '2'] : ['--tokens', '2048', '--repeats', '3'])]),
   calibration: (o) => runCalibrationBench({ squadFile: squad(o), modelDir: BENCH_MODEL, log: progress, ...(o.quick ? { prompts: 8 } : { prompts: 24 }) }),
+  // Every export family on the qwen2.5-0.5b shape, each in its own process; picks the default GENERATOR_DTYPE.
+  variants: (o) => runVariantsBench({ dataDir: o.data, log: progress, ...(o.quick ? { tokens: 1024, runs: 1 } : {}) }),
   // 20 question clients for 60 s during a batch ingestion, on built tiny models and a Redis of its own.
   load: (o) => runLoadBench({ squadFile: squad(o), log: progress, ...(o.quick ? { clients: 8, seconds: 15, batchDocuments: 300 } : {}) }),
   // 1 vs 2 worker and API processes on a single Redis and on a local 3+3 Redis Cluster, plus index memory per vector.

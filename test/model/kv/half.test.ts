@@ -21,6 +21,23 @@ describe('IEEE half conversion', () => {
     expect(Object.is(fromHalfBits(0x8000), -0)).toBe(true);
   });
 
+  it('bulk float32ToHalf equals toHalfBits across every exponent, ties and the range edges', () => {
+    const values: number[] = [0, -0, Infinity, -Infinity, NaN, 65504, 65519, 65520, 65536, 2 ** -14, 2 ** -15, 2 ** -24, 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
+    let seed = 777;
+    const rnd = (): number => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (let e = -30; e <= 17; e++) for (let k = 0; k < 400; k++) values.push((rnd() < 0.5 ? -1 : 1) * (1 + rnd()) * 2 ** e);
+    // Exact ties at every exponent of the normal range.
+    for (let e = -14; e <= 15; e++) for (const m of [1, 3, 1023, 2047]) values.push((1 + (m * 2 ** -11)) * 2 ** e);
+    const src = Float32Array.from(values);
+    const bulk = float32ToHalf(src);
+    const one = Uint16Array.from(src, (v) => toHalfBits(v));
+    expect(Array.from(bulk)).toEqual(Array.from(one));
+    // A view into a larger buffer converts only its own elements.
+    const big = new Float32Array(16).fill(3);
+    big.set([0.5, -2], 5);
+    expect(Array.from(float32ToHalf(big.subarray(5, 7)))).toEqual([0x3800, 0xc000]);
+  });
+
   it('every finite half value survives half -> float32 -> half', () => {
     const wrong: number[] = [];
     for (let h = 0; h < 0x10000; h++) {

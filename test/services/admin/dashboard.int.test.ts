@@ -225,6 +225,10 @@ describe('dashboard in a browser', () => {
     await page.waitForFunction((n) => document.querySelector('#view')!.textContent!.includes(`${n}`), coll.chunks);
     const text = (await page.textContent('#view'))!;
     for (const s of [o.embedder.id, o.generator.modelId, o.generator.kvDir, 'attention taps']) expect(text).toContain(s);
+    // The model doctor's report (run when the generator loaded) is in the overview and on the model panel.
+    expect(o.generator.doctor).toMatchObject({ family: 'optimum', variant: 'optimum-fp32', file: 'onnx/model.onnx', kvDtype: 'float32', positions: 'honoured', taps: 'softmax', logitsSelector: true });
+    expect(o.generator.doctor.selfCheck.ok).toBe(true);
+    for (const s of ['model doctor', 'optimum-fp32', 'onnx/model.onnx', `${o.generator.doctor.kvBytesPerToken.toLocaleString('en-US')} bytes/token`, 'honoured', 'softmax', 'self-check']) expect(text).toContain(s);
     await shot('overview');
   }, 60_000);
 

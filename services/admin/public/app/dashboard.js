@@ -111,6 +111,7 @@ views.overview = async () => {
           g.state === 'ready' ? [el('dt', {}, 'model dir'), el('dd', {}, el('code', {}, g.dir)), el('dt', {}, 'attention taps'), el('dd', {}, g.taps ? badge('yes', 'ok') : badge('no (compression raw/probe unavailable)', 'warn')), el('dt', {}, 'layers'), el('dd', {}, String(g.layers)), el('dt', {}, 'shared prefix'), el('dd', {}, g.sharedPrefix ? 'yes' : 'no'), el('dt', {}, 'KV store dir'), el('dd', {}, g.kvDir ? el('code', {}, g.kvDir) : 'memory only')] : null,
           g.reason ? [el('dt', {}, 'why'), el('dd', { class: 'muted' }, g.reason)] : null,
         ),
+        g.state === 'ready' ? doctorList(g.doctor) : null,
       ),
       card('Queues', queueTable(o.queues)),
     ),
@@ -123,6 +124,36 @@ views.overview = async () => {
     ),
   ];
 };
+
+/** The model doctor's report (what `rag models doctor` prints), run when the generator loaded. */
+function doctorList(d) {
+  if (!d) return el('p', { class: 'muted small' }, 'model doctor: not run (see the service log)');
+  const check = (c) => (c ? badge(c.ok ? 'ok' : 'failed', c.ok ? 'ok' : 'bad') : badge('n/a', 'warn'));
+  const diff = (c) => (c ? ` max diff ${c.maxAbsDiff.toExponential(1)} (tolerance ${c.tolerance})` : '');
+  return [
+    el('h3', { class: 'small' }, 'model doctor'),
+    el(
+      'dl',
+      { class: 'kv doctor' },
+      el('dt', {}, 'export family'),
+      el('dd', {}, `${d.family} · `, el('code', {}, d.variant)),
+      el('dt', {}, 'file'),
+      el('dd', {}, el('code', {}, d.file)),
+      el('dt', {}, 'KV'),
+      el('dd', {}, `${d.kvDtype} · ${fmt.int(d.kvBytesPerToken)} bytes/token`),
+      el('dt', {}, 'positions'),
+      el('dd', {}, badge(d.positions, d.positions === 'refused' ? 'bad' : 'ok'), d.positionsReason ? el('span', { class: 'muted small' }, ` ${d.positionsReason}`) : null),
+      el('dt', {}, 'taps'),
+      el('dd', {}, d.taps ? badge(d.taps, 'ok') : [badge('none', 'warn'), el('span', { class: 'muted small' }, ` ${d.tapsReason}`)]),
+      el('dt', {}, 'logits selector'),
+      el('dd', {}, d.logitsSelector ? badge('yes', 'ok') : badge('no', 'warn')),
+      el('dt', {}, 'self-check'),
+      el('dd', {}, check(d.selfCheck), el('span', { class: 'muted small' }, diff(d.selfCheck))),
+      el('dt', {}, 're-encode check'),
+      el('dd', {}, check(d.reencode), el('span', { class: 'muted small' }, diff(d.reencode))),
+    ),
+  ];
+}
 
 const QUEUE_COLS = ['waiting', 'waiting-children', 'delayed', 'active', 'completed', 'failed'];
 const QUEUE_HEADERS = { 'waiting-children': 'children' };
