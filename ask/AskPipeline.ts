@@ -6,13 +6,18 @@ import type { BlockAttentionGenerator, GeneratorMode, QuestionPassResult } from 
 import type { SamplingOptions } from '../generator/Sampler.js';
 import type { DocumentStore } from '../indexer/store/DocumentStore.js';
 import type { SearchHit, SearchService } from '../retriever/SearchService.js';
-import { isGiven, type CompressionMethod, type OrderMethod, type PipelineRequest } from './AskRequest.js';
+import type { SentenceRanker } from '../compressor/ranker/SentenceRanker.js';
+import type { EmbedderIdentity } from '../indexer/embedding/Embedder.js';
+import { DEFAULT_SEARCH_MODE } from '../retriever/defaults.js';
+import type { IndexRegistry } from '../retriever/IndexRegistry.js';
+import { isGiven, type AskMode, type CompressionMethod, type OrderMethod, type PipelineRequest } from './AskRequest.js';
 import { PlanningError } from './errors.js';
 import { givenPassages, type Passage } from './Passage.js';
 import type { ProbeSource } from './probes.js';
 import { assemble, sameAsQuestionPass, type PlacedContext } from './stages/assemble.js';
 import { fetchKv, render, type CacheCounts } from './stages/blocks.js';
 import { decode, type Decoded } from './stages/decode.js';
+import { extract, rank, type Extraction, type RankingInfo } from './stages/extract.js';
 import { finalPass } from './stages/finalPass.js';
 import { order, type OrderInfo, type ProfileSource } from './stages/order.js';
 import { questionPass, type QuestionPass } from './stages/questionPass.js';
@@ -24,10 +29,12 @@ import { select, type CompressionSummary } from './stages/select.js';
  * The stages of an ask, in the order they run. `questionPass` runs only when something reads its attention (the
  * raw/probe scorers, calibration, probe training); `finalPass` is the pass decoding continues from, and is the
  * question pass itself when that one already ran over the placed context. The terminal stage is `decode` (the
- * generator's answer); an extractive terminal (the best-scored sentence, no generator) belongs after `select`.
+ * generator's answer). An extractive run (`mode: "extractive"`, no generator) runs EXTRACTIVE_STAGES instead: the
+ * learned sentence ranker scores every retrieved sentence (`rank`) and the best one is the answer (`extract`).
  */
 export const STAGES = ['retrieve', 'render', 'fetchKv', 'questionPass', 'score', 'select', 'order', 'assemble', 'finalPass', 'decode'] as const;
-export type StageName = (typeof STAGES)[number];
+export const EXTRACTIVE_STAGES = ['retrieve', 'rank', 'extract'] as const;
+export type StageName = (typeof STAGES)[number] | (typeof EXTRACTIVE_STAGES)[number];
 
 export interface StageRecord {
   stage: StageName;
@@ -42,7 +49,7 @@ export interface StageRecord {
 
 /** The resolved settings of one run. */
 export interface RunSettings {
-  mode: GeneratorMode;
+  mode: AskMode;
   recomputeHead: number;
   compression: CompressionMethod;
   budget: SelectionBudget;
@@ -67,12 +74,15 @@ export interface AskRun {
   placedContext: PlacedContext | null;
   finalPass: QuestionPassResult | null;
   decoded: Decoded | null;
+  /** Extractive runs: which ranker model scored the sentences, and the answer sentence with the next candidates. */
+  ranking: RankingInfo | null;
+  extraction: Extraction | null;
   trace: StageRecord[];
   /** performance.now() at the start of the run. */
   startedAt: number;
 }
 
-export type PipelineEvent = { type: 'retrieval'; hits: SearchHit[] } | { type: 'token'; text: string; id: number };
+export type PipelineEvent = { type: 'retrieval'; hits: SearchHit[] } | { type: 'token'; text: string; id: number } | { type: 'answer'; text: string };
 
 export interface RunOptions {
   /** Stop after this stage (benches time a prefix of the served pipeline; calibration stops after the question pass). */
@@ -84,7 +94,8 @@ export interface RunOptions {
 }
 
 export interface PipelineDeps {
-  generator: BlockAttentionGenerator;
+  /** Absent: only extractive runs are possible. */
+  generator?: BlockAttentionGenerator;
   /** Retrieval, for requests that name a collection. */
   search?: SearchService;
   store?: DocumentStore;
@@ -92,6 +103,8 @@ export interface PipelineDeps {
   probes?: ProbeSource;
   /** Calibrated basin profiles, for `order: basin`. */
   profiles?: ProfileSource;
+  /** Extractive runs: the sentence ranker, the collections' BM25 statistics, and the embedder serving searches with. */
+  extractive?: { ranker: SentenceRanker; registry: IndexRegistry; embedder: EmbedderIdentity | null };
 }
 
 const NO_PROFILES: ProfileSource = { load: () => null };
@@ -120,12 +133,13 @@ export class AskPipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
   get generator(): BlockAttentionGenerator {
+    if (!this.deps.generator) throw new Error('this pipeline has no generator (built for extractive answers only)');
     return this.deps.generator;
   }
 
   /** What the question pass's attention belongs to, in one attention mode (probes and profiles are per target). */
   target(mode: AttentionMode): ProbeTarget {
-    const g = this.deps.generator;
+    const g = this.generator;
     return { modelId: g.modelId, attentionMode: mode, templateId: g.template.id, layout: { layers: g.model.config.layers, heads: g.model.config.heads } };
   }
 
@@ -142,27 +156,29 @@ export class AskPipeline {
 
   async run(req: PipelineRequest, opts: RunOptions = {}): Promise<AskRun> {
     const startedAt = performance.now();
-    const { generator } = this.deps;
     const settings = this.settings(req, opts);
-    const probe = settings.compression === 'probe' ? this.probe(settings.mode) : null;
+    const extractive = settings.mode === 'extractive';
+    const probe = settings.compression === 'probe' ? this.probe(settings.mode as GeneratorMode) : null;
     const run: AskRun = {
       question: req.question,
       settings,
       passages: [],
       hits: [],
       cache: { hits: 0, misses: 0, memoryHits: 0, diskHits: 0 },
-      finalTokens: generator.finalTokens(req.question),
+      finalTokens: extractive ? [] : this.generator.finalTokens(req.question),
       questionPass: null,
       compression: null,
       order: null,
       placedContext: null,
       finalPass: null,
       decoded: null,
+      ranking: null,
+      extraction: null,
       trace: [],
       startedAt,
     };
-    const until = opts.until ?? 'decode';
-    for (const stage of this.stages(req, opts, run, probe)) {
+    const until = opts.until ?? (extractive ? 'extract' : 'decode');
+    for (const stage of extractive ? this.extractiveStages(req, opts, run) : this.stages(req, opts, run, probe)) {
       const why = stage.skip?.() ?? null;
       if (why !== null) run.trace.push({ stage: stage.name, ran: false, ms: 0, modelPasses: 0, note: why });
       else {
@@ -177,24 +193,13 @@ export class AskPipeline {
 
   /** The stages of one run, in order, each working on the run's passages and results. */
   private stages(req: PipelineRequest, opts: RunOptions, run: AskRun, probe: Probe | null): Stage[] {
-    const { generator } = this.deps;
+    const { generator } = this;
     const { settings } = run;
-    const { mode, compression, recomputeHead } = settings;
+    const { compression, recomputeHead } = settings;
+    const mode = settings.mode as GeneratorMode;
     const reusesQuestionPass = (): boolean => run.questionPass !== null && sameAsQuestionPass(run.passages, mode, recomputeHead);
     return [
-      {
-        name: 'retrieve',
-        run: async () => {
-          if (isGiven(req)) run.passages = givenPassages(req.passages);
-          else {
-            const { search, store } = this.deps;
-            if (!search || !store) throw new Error('this pipeline has no retrieval (built for given passages only)');
-            ({ passages: run.passages, hits: run.hits } = await retrieve(search, store, req));
-            await opts.onEvent?.({ type: 'retrieval', hits: run.hits });
-          }
-          if (run.passages.length === 0) throw new PlanningError('no passages to answer from');
-        },
-      },
+      this.retrieveStage(req, opts, run),
       { name: 'render', run: () => render(generator, run.passages) },
       {
         name: 'fetchKv',
@@ -254,11 +259,58 @@ export class AskPipeline {
     ];
   }
 
+  private retrieveStage(req: PipelineRequest, opts: RunOptions, run: AskRun): Stage {
+    return {
+      name: 'retrieve',
+      run: async () => {
+        if (isGiven(req)) run.passages = givenPassages(req.passages);
+        else {
+          const { search, store } = this.deps;
+          if (!search || !store) throw new Error('this pipeline has no retrieval (built for given passages only)');
+          ({ passages: run.passages, hits: run.hits } = await retrieve(search, store, req));
+          await opts.onEvent?.({ type: 'retrieval', hits: run.hits });
+        }
+        if (run.passages.length === 0) throw new PlanningError('no passages to answer from');
+      },
+    };
+  }
+
+  /** An extractive run: retrieve, rank every retrieved sentence, answer with the best one. No generator. */
+  private extractiveStages(req: PipelineRequest, opts: RunOptions, run: AskRun): Stage[] {
+    const deps = this.deps.extractive;
+    if (!deps) throw new Error('this pipeline has no sentence ranker (extractive answers unavailable)');
+    if (isGiven(req)) throw new PlanningError('extractive mode answers from a collection (its BM25 statistics feed the ranker); name one');
+    return [
+      this.retrieveStage(req, opts, run),
+      {
+        name: 'rank',
+        run: async () => {
+          const index = await deps.registry.current(req.collection);
+          if (!index) throw new PlanningError(`collection ${req.collection} has no index yet`);
+          run.ranking = rank(run.passages, req.question, { ranker: deps.ranker, stats: index.lexical, embedder: deps.embedder, searchMode: req.searchMode ?? DEFAULT_SEARCH_MODE });
+          return run.ranking.fallback ? { note: run.ranking.fallback } : {};
+        },
+      },
+      {
+        name: 'extract',
+        run: async () => {
+          run.extraction = extract(run.passages, req.question);
+          if (!run.extraction) throw new PlanningError('the retrieved passages hold no sentence to answer with');
+          await opts.onEvent?.({ type: 'answer', text: run.extraction.answer.text });
+        },
+      },
+    ];
+  }
+
   /** Resolves the request's defaults and refuses, before any work, what this generator cannot do. */
   private settings(req: PipelineRequest, opts: RunOptions): RunSettings {
     const compression = req.compression ?? 'none';
+    if (req.mode === 'extractive') {
+      if (opts.taps) throw new PlanningError('an extractive run has no question pass to tap');
+      return { mode: 'extractive', recomputeHead: 0, compression: 'none', budget: { keepRatio: 1 }, order: 'retrieval', sampling: {}, taps: null };
+    }
     const taps: TapRows | null = opts.taps ?? (readsAttention(compression) ? 'last' : null);
-    if (taps && !this.deps.generator.model.hasAttentions) {
+    if (taps && !this.generator.model.hasAttentions) {
       throw new PlanningError(
         readsAttention(compression)
           ? `compression "${compression}" needs attention taps, and this model was loaded without them (a fused export); use "lexical" or "none"`

@@ -4,10 +4,12 @@ import type { SearchMode } from '../retriever/SearchService.js';
 
 export type CompressionMethod = 'none' | 'lexical' | 'raw' | 'probe';
 export type OrderMethod = 'retrieval' | 'zigzag' | 'basin';
+/** How an answer is made: by the generator over the retrieved blocks (`full` / `blocks`), or `extractive`: the best-ranked retrieved sentence, no generator. */
+export type AskMode = GeneratorMode | 'extractive';
 
 /** How to answer: the same knobs for every way of asking (HTTP, OpenAI endpoint, CLI, eval, benches). */
 export interface AskOptions {
-  mode?: GeneratorMode;
+  mode?: AskMode;
   /** Blocks mode: recompute the first k tokens of each placed block in context (EPIC); 0 = off. */
   recomputeHead?: number;
   compression?: CompressionMethod;

@@ -8,6 +8,8 @@ export interface PassageChunk extends BlockSource {
   end: number;
   /** Retrieval score; null for passages the caller supplied. */
   score: number | null;
+  /** Position of the chunk in its document (0 = first); null for passages the caller supplied. */
+  index: number | null;
 }
 
 /** What selection kept of a passage. */
@@ -22,7 +24,7 @@ export interface KeptSentences {
 
 /**
  * One retrieved chunk on its way through the ask pipeline. Retrieval creates it; each later stage fills its own
- * field (render: `block`, fetchKv: `kv`, score: `scores`, select: `kept`, order: `slot`) and reads what earlier
+ * field (render: `block`, fetchKv: `kv`, score: `scores`, select: `kept`, order: `slot`; extractive runs: rank: `scores`) and reads what earlier
  * stages wrote, so one record per passage flows down instead of arrays indexed by retrieval rank.
  */
 export interface Passage {
@@ -53,7 +55,7 @@ export function newPassage(rank: number, chunk: PassageChunk): Passage {
 
 /** Passages the caller supplies (calibration prompts, probe-training paragraphs, benchmark haystacks), in rank order. */
 export function givenPassages(blocks: readonly BlockSource[]): Passage[] {
-  return blocks.map((b, rank) => newPassage(rank, { ...b, end: b.start + b.text.length, score: null }));
+  return blocks.map((b, rank) => newPassage(rank, { ...b, end: b.start + b.text.length, score: null, index: null }));
 }
 
 /** A field an earlier stage should have filled; a missing one is a stage-order bug, not bad input. */

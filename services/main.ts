@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   supervisor?.start();
 
   const generator = new GeneratorHandle(config);
-  const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir);
+  const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir, { extractive: { registry: ctx.registry, embedder: ctx.embedder } });
   const warmup = new IndexWarmup(ctx);
   void warmup.start();
   let stopping = false;

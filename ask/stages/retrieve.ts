@@ -16,7 +16,7 @@ export async function retrieve(search: SearchService, store: DocumentStore, req:
   const metas = await store.getDocumentMetas(req.collection, [...new Set(found.chunks.map((c) => c.documentId))]);
   const titles = new Map(metas.filter((m) => m !== null).map((m) => [m.id, m.title]));
   const passages = found.chunks.map((c, rank) =>
-    newPassage(rank, { ...blockSourceOf(c, titles.get(c.documentId)), end: c.end, score: found.hits[rank]?.score ?? null }),
+    newPassage(rank, { ...blockSourceOf(c, titles.get(c.documentId)), end: c.end, score: found.hits[rank]?.score ?? null, index: c.index }),
   );
   return { passages, hits: found.hits };
 }

@@ -121,6 +121,17 @@ export class SentenceRanker {
     return SentenceRanker.fromJSON(raw, `sentence ranker ${path.basename(file)}`);
   }
 
+  /** Where `rag ranker train` writes by default, and where serving looks first. */
+  static dataDirFile(dataDir: string): string {
+    return path.join(dataDir, 'rankers', 'sentence-ranker.json');
+  }
+
+  /** The ranker serving uses: one trained into DATA_DIR (`rag ranker train`) when there is one, else the shipped one. */
+  static forDataDir(dataDir: string): SentenceRanker {
+    const file = SentenceRanker.dataDirFile(dataDir);
+    return fs.existsSync(file) ? SentenceRanker.load(file) : SentenceRanker.shipped();
+  }
+
   /** Atomic write (temp file + rename). */
   save(file: string): void {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });

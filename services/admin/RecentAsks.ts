@@ -18,6 +18,8 @@ export interface RecentAsk {
   order: AskResponse['order'];
   compression: AskResponse['compression'];
   mode: AskResponse['mode'];
+  fallback?: string;
+  answerSpan?: AskResponse['answerSpan'];
   timings: AskResponse['timings'];
   cache: AskResponse['cache'];
   usage: AskResponse['usage'];
@@ -44,6 +46,8 @@ export class RecentAsks {
       order: res.order,
       compression: res.compression,
       mode: res.mode,
+      ...(res.fallback ? { fallback: res.fallback } : {}),
+      ...(res.answerSpan ? { answerSpan: res.answerSpan } : {}),
       timings: res.timings,
       cache: res.cache,
       usage: res.usage,

@@ -78,11 +78,17 @@ const paths: ZodOpenApiPathsObject = {
       'ask',
       {
         '200': {
-          description: 'the answer; with `"stream": true` or `Accept: text/event-stream`, server-sent events `retrieval`, `token`..., `done` (the full response) or `error`',
+          description:
+            'the answer; with `"stream": true` or `Accept: text/event-stream`, server-sent events `retrieval`, `token`... (generated) or one `answer` (extractive), `done` (the full response) or `error`',
           content: { ...json(R.AskResponse, '').content, ...stream(R.AskStreamEvents, '').content },
         },
       },
-      { ...body(AskBody), description: 'Without a generator model the answer is 503 with instructions.' },
+      {
+        ...body(AskBody),
+        description:
+          '`mode: "extractive"` answers with the best retrieved sentence (learned sentence ranker, no generator). Without a generator model an ask ' +
+          'that names no mode is answered extractively and says so (`fallback`); one that asks for `full` or `blocks` is 503 with instructions.',
+      },
     ),
   },
   '/v1/chat/completions': {

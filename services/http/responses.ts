@@ -100,14 +100,22 @@ const Passage = z.object({
   slot: count.nullable(),
   sentences: z.array(z.object({ start: count, end: count, kept: z.boolean(), score: z.number().nullable() })),
 });
+const AskMode = z.enum(['full', 'blocks', 'extractive']);
+const Fallback = z.string().meta({ description: 'why the answer is extractive although no mode was asked for (no generator available)' });
+const RankedSentence = Citation.extend({ text: z.string(), score: z.number() }).meta({ id: 'RankedSentence' });
+const AnswerSpan = z.object({ start: count, end: count, text: z.string() }).meta({ id: 'AnswerSpan', description: 'a short answer inside the answer sentence, in document offsets' });
 export const AskResponse = z
   .object({
-    answer: z.string(),
+    answer: z.string().meta({ description: 'the generated answer, or (extractive) exactly the text of the best retrieved sentence, cited by citations[0]' }),
     citations: z.array(Citation),
     kept: z.array(Citation.extend({ score: z.number().nullable() })),
     compression: Compression,
     order: Order,
-    mode: z.enum(['full', 'blocks']),
+    mode: AskMode,
+    fallback: Fallback.optional(),
+    sentences: z.array(RankedSentence).optional().meta({ description: 'extractive: the next best sentences after the answer, best first' }),
+    answerSpan: AnswerSpan.optional(),
+    ranker: z.object({ model: z.enum(['embedder', 'lexical']), fallback: z.string().optional() }).optional().meta({ description: 'extractive: which sentence-ranker model scored the sentences' }),
     finishReason: z.enum(['stop', 'length', 'aborted']),
     timings: AskTimings,
     cache: CacheCounts,
@@ -120,6 +128,7 @@ export const AskResponse = z
 export const AskStreamEvents = {
   retrieval: z.object({ hits: z.array(SearchHit) }).meta({ id: 'AskEventRetrieval' }),
   token: z.object({ text: z.string(), id: z.number().int() }).meta({ id: 'AskEventToken' }),
+  answer: z.object({ text: z.string() }).meta({ id: 'AskEventAnswer', description: 'extractive asks: the whole answer at once (instead of tokens)' }),
   done: AskResponse,
   error: ErrorResponse,
 };
@@ -135,6 +144,10 @@ export const ChatCompletion = z
     choices: z.array(z.object({ index: z.number().int(), message: ChatMessage, finish_reason: ChatFinish, logprobs: z.null() })),
     usage: z.object({ prompt_tokens: count, completion_tokens: count, total_tokens: count }),
     citations: z.array(Citation),
+    mode: AskMode,
+    fallback: Fallback.optional(),
+    sentences: z.array(RankedSentence).optional(),
+    answerSpan: AnswerSpan.optional(),
   })
   .meta({ id: 'ChatCompletion' });
 export const ChatCompletionChunk = z
@@ -152,6 +165,10 @@ export const ChatCompletionChunk = z
       }),
     ),
     citations: z.array(Citation).optional(),
+    mode: AskMode.optional(),
+    fallback: Fallback.optional(),
+    sentences: z.array(RankedSentence).optional(),
+    answerSpan: AnswerSpan.optional(),
   })
   .meta({ id: 'ChatCompletionChunk' });
 /** Unnamed SSE events arrive as `message`; the stream ends with the data `[DONE]`. */
@@ -259,7 +276,9 @@ export const RecentAsks = z.object({
       passages: z.array(Passage),
       order: Order,
       compression: Compression,
-      mode: z.enum(['full', 'blocks']),
+      mode: AskMode,
+      fallback: Fallback.optional(),
+      answerSpan: AnswerSpan.optional(),
       timings: AskTimings,
       cache: CacheCounts,
       usage: Usage,

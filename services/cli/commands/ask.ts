@@ -10,7 +10,7 @@ interface AskOptions {
   json: boolean;
 }
 
-/** `rag ask`: a question to a running service, answer streamed to stdout as it is generated. */
+/** `rag ask`: a question to a running service, answer streamed to stdout as it is generated (an extractive answer arrives whole). */
 export function registerAskCommand(program: Command): void {
   program
     .command('ask <question>')
@@ -18,7 +18,7 @@ export function registerAskCommand(program: Command): void {
     .requiredOption('-c, --collection <name>', 'collection to retrieve from')
     .option('--url <url>', 'service base URL (default http://127.0.0.1:$PORT)')
     .option('-k <n>', 'chunks to retrieve', '5')
-    .option('--mode <mode>', 'full | blocks')
+    .option('--mode <mode>', 'full | blocks | extractive (the best retrieved sentence, no generator); default blocks, or extractive when the service has no generator')
     .option('--max-tokens <n>', 'largest answer length in tokens')
     .option('--json', 'print the whole response as JSON instead of streaming', false)
     .action(async (question: string, opts: AskOptions) => {
@@ -55,12 +55,14 @@ export function registerAskCommand(program: Command): void {
           buffer = buffer.slice(cut + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as Record<string, any>;
-          if (event === 'token') process.stdout.write(String(data.text));
+          if (event === 'token' || event === 'answer') process.stdout.write(String(data.text));
           else if (event === 'error') throw new Error(data.error?.message ?? 'stream error');
           else if (event === 'done') {
             process.stdout.write('\n');
             const cites = (data.citations as { documentId: string; start: number; end: number }[]).map((c) => `${c.documentId}[${c.start}:${c.end}]`);
-            process.stderr.write(`sources: ${cites.join(', ')}\ntimings: ${JSON.stringify(data.timings)}\n`);
+            if (data.fallback) process.stderr.write(`note: ${data.fallback}\n`);
+            if (data.answerSpan) process.stderr.write(`short answer: ${data.answerSpan.text}\n`);
+            process.stderr.write(`mode: ${data.mode}\nsources: ${cites.join(', ')}\ntimings: ${JSON.stringify(data.timings)}\n`);
           }
         }
       }

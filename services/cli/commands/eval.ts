@@ -93,7 +93,7 @@ async function openEvalService(): Promise<EvalService> {
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
   const handle = new GeneratorHandle(config);
-  const service = new AskService(ctx.store, ctx.search, handle, config.dataDir);
+  const service = new AskService(ctx.store, ctx.search, handle, config.dataDir, { extractive: { registry: ctx.registry, embedder: ctx.embedder } });
   const ingester = new CorpusIngester(config, ctx, progress);
   const close = async (): Promise<void> => {
     await ingester.close();

@@ -161,7 +161,7 @@ export function registerRankerCommands(program: Command): void {
           },
         };
         const trained = SentenceRanker.fromJSON(json, 'trained ranker');
-        const out = path.resolve(opts.out ?? path.join(s.config.dataDir, 'rankers', 'sentence-ranker.json'));
+        const out = path.resolve(opts.out ?? SentenceRanker.dataDirFile(s.config.dataDir));
         trained.save(out);
         const report: Record<string, unknown> = {
           out,

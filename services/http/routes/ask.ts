@@ -17,9 +17,9 @@ export function askRouter(ctx: ServiceContext, ask: AskService, admission: AskAd
     // Stop generating when the client goes away.
     res.on('close', () => abort.abort());
 
-    // Checked before any stream opens, so a client always gets a plain 503 when no answer is possible.
-    ask.requireGenerator();
     const request: AskRequest = { ...body, signal: abort.signal };
+    // Checked before any stream opens, so a client always gets a plain 503 (or 400) when no answer is possible.
+    ask.resolve(request);
     if (!wantsEventStream(req.header('accept'), stream)) {
       res.json(await ask.ask(request));
       return;
@@ -30,6 +30,7 @@ export function askRouter(ctx: ServiceContext, ask: AskService, admission: AskAd
       await ask.ask(request, (e) => {
         if (e.type === 'retrieval') return sse.send('retrieval', { hits: e.hits });
         if (e.type === 'token') return sse.send('token', { text: e.text, id: e.id });
+        if (e.type === 'answer') return sse.send('answer', { text: e.text });
         return sse.send('done', e.response);
       });
     } catch (e) {

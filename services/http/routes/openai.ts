@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { AskService } from '../../ask/AskService.js';
+import type { AskResponse, AskService } from '../../ask/AskService.js';
 import type { ServiceContext } from '../../context.js';
 import type { AskAdmission } from '../askAdmission.js';
 import { DomainError } from '../../../infra/errors.js';
@@ -21,15 +21,26 @@ export const ChatBody = z
     temperature: z.number().min(0).max(2).optional(),
     top_p: z.number().gt(0).max(1).optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-    /** Extensions: the collection to retrieve from (else taken from `model`), and how many chunks. */
+    /** Extensions: the collection to retrieve from (else taken from `model`), how many chunks, and how to answer (as /v1/ask's `mode`). */
     collection: CollectionName.optional(),
     k: z.number().int().min(1).max(50).optional(),
+    mode: z.enum(['full', 'blocks', 'extractive']).optional(),
   })
   .loose();
 
 function text(content: z.infer<typeof Content> | null | undefined): string {
   if (!content) return '';
   return typeof content === 'string' ? content : content.map((p) => p.text ?? '').join('');
+}
+
+/** How the answer was made, riding along as extra fields: the mode, and for an extractive one why and its spans. */
+function extras(a: AskResponse): Record<string, unknown> {
+  return {
+    mode: a.mode,
+    ...(a.fallback ? { fallback: a.fallback } : {}),
+    ...(a.sentences ? { sentences: a.sentences } : {}),
+    ...(a.answerSpan ? { answerSpan: a.answerSpan } : {}),
+  };
 }
 
 /** `model` names the collection: `rag/<collection>`, `rag:<collection>` or the bare collection name. */
@@ -58,7 +69,6 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: As
     if (question.length > 4000) throw new DomainError('invalid', 'messages: the last user message is longer than 4000 characters', { field: 'messages' });
     if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(question)) throw new DomainError('invalid', 'messages: the last user message holds control characters', { field: 'messages' });
     if (!(await ctx.store.collectionExists(collection))) throw new DomainError('notFound', `collection ${collection} not found (model "${body.model}")`, { field: 'model' });
-    ask.requireGenerator();
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const id = `chatcmpl-${randomUUID()}`;
@@ -71,8 +81,10 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: As
       temperature: body.temperature,
       topP: body.top_p,
       seed: body.seed,
+      ...(body.mode ? { mode: body.mode } : {}),
       signal: abort.signal,
     };
+    ask.resolve(request);
     const finish = (reason: string) => (reason === 'length' ? 'length' : 'stop');
 
     if (!body.stream) {
@@ -85,6 +97,7 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: As
         choices: [{ index: 0, message: { role: 'assistant', content: a.answer }, finish_reason: finish(a.finishReason), logprobs: null }],
         usage: { prompt_tokens: a.usage.promptTokens, completion_tokens: a.usage.completionTokens, total_tokens: a.usage.promptTokens + a.usage.completionTokens },
         citations: a.citations,
+        ...extras(a),
       });
       return;
     }
@@ -94,8 +107,8 @@ export function openAiRouter(ctx: ServiceContext, ask: AskService, admission: As
     try {
       await chunk({ role: 'assistant', content: '' }, null);
       // Awaited: a client that stops reading pauses generation.
-      const a = await ask.ask(request, (e) => (e.type === 'token' ? chunk({ content: e.text }, null) : undefined));
-      await chunk({}, finish(a.finishReason), { citations: a.citations });
+      const a = await ask.ask(request, (e) => (e.type === 'token' || e.type === 'answer' ? chunk({ content: e.text }, null) : undefined));
+      await chunk({}, finish(a.finishReason), { citations: a.citations, ...extras(a) });
     } catch (e) {
       const { status, body: error } = describeError(e);
       await sse.send(null, { error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'server_error', code: error.code } });

@@ -215,12 +215,27 @@ describe('the other commands exit when done', () => {
     expect(again.stderr).toMatch(/not found/);
   });
 
-  it('ask: 1 with the service answer when no generator is available, 1 when no service answers', async () => {
+  it('ask: an extractive answer (asked, or as the fallback without a generator), 1 with the 503 for a generator mode, 1 when no service answers', async () => {
     const url = `http://127.0.0.1:${api.port}`;
-    const [noModel, noService] = await Promise.all([
+    const [fallback, extractive, asJson, noModel, noService] = await Promise.all([
       runRag(['ask', 'Who keeps the orchard?', '-c', C, '--url', url], { env }),
+      runRag(['ask', 'Who keeps the orchard?', '-c', C, '--url', url, '--mode', 'extractive'], { env }),
+      runRag(['ask', 'Who keeps the orchard?', '-c', C, '--url', url, '--mode', 'extractive', '--json'], { env }),
+      runRag(['ask', 'Who keeps the orchard?', '-c', C, '--url', url, '--mode', 'blocks'], { env }),
       runRag(['ask', 'Who keeps the orchard?', '-c', C, '--url', 'http://127.0.0.1:9'], { env }),
     ]);
+    // Which sentence wins is the ranker's business (measured by `rag eval squad`); here: the CLI prints the service's answer.
+    expectExit(asJson, 0);
+    const res = JSON.parse(asJson.stdout) as { answer: string; mode: string; citations: { documentId: string; start: number; end: number }[] };
+    expect(res.mode).toBe('extractive');
+    expect(TEXTS['alpha.txt'].slice(res.citations[0]!.start, res.citations[0]!.end)).toBe(res.answer);
+    expectExit(fallback, 0);
+    expect(fallback.stdout).toBe(`${res.answer}\n`);
+    expect(fallback.stderr).toMatch(/note: no generator available/);
+    expect(fallback.stderr).toMatch(/mode: extractive/);
+    expectExit(extractive, 0);
+    expect(extractive.stdout).toBe(fallback.stdout);
+    expect(extractive.stderr).not.toMatch(/note:/);
     expectExit(noModel, 1);
     expect(noModel.stderr).toMatch(/503: generator model .* is not available/);
     expectExit(noService, 1);

@@ -242,16 +242,20 @@ describe('OpenAI-compatible endpoint, driven by the official openai client', () 
 });
 
 describe('without a generator model', () => {
-  it('still starts, searches, and answers ask with 503 saying how to provide a model', async () => {
+  it('still starts and searches; an ask for a generator mode is 503 saying how to provide a model, one naming no mode is answered extractively', async () => {
     const other = await spawnService('services/main.js', { ...env, GENERATOR_MODEL: 'missing-org/missing-model' }, 'listening');
     try {
       const c = new ApiClient(`http://127.0.0.1:${other.port}`);
       await waitUntil(async () => (await c.get('/readyz')).status === 200, 60_000, 'readiness without a generator');
       expect((await c.post('/v1/search', { collection: C, query: QUESTION, k: 2 })).body.hits).toHaveLength(2);
-      const r = await c.post('/v1/ask', { collection: C, question: QUESTION });
+      const r = await c.post('/v1/ask', { collection: C, question: QUESTION, mode: 'blocks' });
       expect(r.status).toBe(503);
       expect(r.body.error.message).toMatch(/missing-org\/missing-model/);
       expect(r.body.error.message).toMatch(/rag models pull/);
+      const fallback = await c.post('/v1/ask', { collection: C, question: QUESTION });
+      expect(fallback.status).toBe(200);
+      expect(fallback.body.mode).toBe('extractive');
+      expect(fallback.body.fallback).toMatch(/missing-org\/missing-model/);
     } finally {
       await other.kill();
     }

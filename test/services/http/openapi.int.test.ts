@@ -65,7 +65,7 @@ beforeAll(async () => {
   const embedder = await openEmbedder(config);
   ctx = createContext(config, embedder);
   const generator = new GeneratorHandle(config);
-  const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir);
+  const ask = new AskService(ctx.store, ctx.search, generator, config.dataDir, { extractive: { registry: ctx.registry, embedder: ctx.embedder } });
   const observability = createObservability(ctx, generator, ask);
   app = createApp(ctx, { ask, metrics: observability.metrics, admin: observability.admin, readiness: [{ name: 'test', check: async () => true }] });
   server = await new Promise<Server>((resolve) => {

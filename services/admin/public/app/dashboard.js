@@ -358,13 +358,14 @@ function askDetail(a) {
       el('p', { class: 'question' }, a.question),
       el('h3', {}, 'Answer'),
       el('p', { class: 'answer' }, a.answer || el('span', { class: 'muted' }, '(empty)')),
+      a.answerSpan ? el('p', { class: 'answer-span small' }, 'short answer: ', el('mark', {}, a.answerSpan.text)) : null,
       el('h3', {}, 'Citations'),
       el('ul', { class: 'citations' }, a.citations.map((c) => el('li', {}, el('code', {}, c.documentId), ` [${c.start}:${c.end}]`))),
       el(
         'dl',
         { class: 'kv small' },
         el('dt', {}, 'mode'),
-        el('dd', {}, a.mode),
+        el('dd', { class: 'mode' }, a.mode === 'extractive' ? 'extractive (best retrieved sentence, no generator)' : a.mode, a.fallback ? el('span', { class: 'muted' }, ` (fallback: ${a.fallback})`) : null),
         el('dt', {}, 'compression'),
         el('dd', {}, `${a.compression.method}: ${fmt.int(a.compression.keptTokens)} of ${fmt.int(a.compression.totalTokens)} tokens kept (${fmt.pct(a.compression.ratio)})`),
         el('dt', {}, 'order'),
@@ -377,8 +378,10 @@ function askDetail(a) {
     ),
     card('Timing', waterfall(a.timings)),
     card(
-      `Passages in context order (${passages.length})`,
-      el('p', { class: 'legend small' }, el('span', { class: 'sent kept' }, 'kept sentence'), ' ', el('span', { class: 'sent dropped' }, 'dropped sentence')),
+      `Passages in ${a.mode === 'extractive' ? 'retrieval' : 'context'} order (${passages.length})`,
+      a.mode === 'extractive'
+        ? el('p', { class: 'legend small' }, el('span', { class: 'sent kept' }, 'answer or listed candidate'), ' ', el('span', { class: 'sent dropped' }, 'other sentence'))
+        : el('p', { class: 'legend small' }, el('span', { class: 'sent kept' }, 'kept sentence'), ' ', el('span', { class: 'sent dropped' }, 'dropped sentence')),
       passages.map((p) => passageView(p)),
     ),
   ];
