@@ -82,7 +82,7 @@ function extractiveResponse(run: AskRun): AskResponse {
   const { extraction, ranking } = run;
   if (!extraction || !ranking) throw new Error('askResponse: the extractive run stopped before extracting');
   const listed = [extraction.answer, ...extraction.candidates];
-  const isListed = (chunkId: string, start: number): boolean => listed.some((c) => c.chunkId === chunkId && c.start === start);
+  const isListed = (chunkId: string, s: { start: number; end: number }): boolean => listed.some((c) => c.chunkId === chunkId && c.start === s.start && c.end === s.end);
   const passages: PassageTrace[] = run.passages.map((p) => ({
     documentId: p.chunk.documentId,
     chunkId: p.chunk.chunkId,
@@ -93,7 +93,7 @@ function extractiveResponse(run: AskRun): AskResponse {
     slot: null,
     sentences: p.chunk.sentences.map((s, i) => {
       const score = p.scores?.[i];
-      return { start: s.start, end: s.end, kept: isListed(p.chunk.chunkId, s.start), score: score !== undefined && Number.isFinite(score) ? score : null };
+      return { start: s.start, end: s.end, kept: isListed(p.chunk.chunkId, s), score: score !== undefined && Number.isFinite(score) ? score : null };
     }),
   }));
   const answeredAt = run.trace.find((r) => r.stage === 'extract') ? performance.now() : null;

@@ -6,7 +6,7 @@
  */
 export type CompressionOption = 'none' | 'lexical' | 'raw' | 'probe';
 export type OrderOption = 'retrieval' | 'zigzag' | 'basin';
-export type ModeOption = 'full' | 'blocks';
+export type ModeOption = 'full' | 'blocks' | 'extractive';
 
 export interface EvalAskRequest {
   collection: string;
@@ -41,6 +41,11 @@ export interface AskOutcome {
   order?: { method: string; profile?: readonly number[] | null };
   /** Retrieved passages with the slot each was placed in (null: compression kept none of its sentences). */
   passages?: { chunkId: string; slot: number | null }[];
+  /** How it was answered; extractive answers carry the next sentences and a short span. */
+  mode?: string;
+  fallback?: string;
+  sentences?: { documentId: string; start: number; end: number; text: string }[];
+  answerSpan?: { start: number; end: number; text: string };
 }
 
 export interface EvalAsk {

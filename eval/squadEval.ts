@@ -2,6 +2,7 @@ import { answerRetained, mean, rankedDocuments, reciprocalRankAtK, recallAtK, sp
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { compressionRatio, contextSpans, type Asker, type EvalAskRequest } from './askOutcome.js';
 import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
+import { scoreExtractive, summarizeExtractive, type ExtractiveOutcome, type ExtractiveSummary } from './extractiveMetrics.js';
 
 /**
  * SQuAD through the whole ask pipeline: every paragraph of the chosen articles is a document, each selected
@@ -25,13 +26,16 @@ export interface SquadEvalQuestion {
 export const documentIdOf = (paragraphId: string): string => `sq${paragraphId}`;
 
 /**
- * The corpus: every paragraph of the first `articles` articles (all when absent), and `n` of their questions
+ * The corpus: every paragraph of the first `articles` articles (all when absent; only `corpusArticles` when given), and
+ * `n` of their questions (only those of `questionArticles` when given: the held-out articles of a trained ranker)
  * spread evenly over them (question i*total/n), so a small n still covers many paragraphs and articles.
  */
-export function squadCorpus(ds: SquadDataset, opts: { n: number; articles?: number }): SquadCorpus {
-  const paragraphs = allParagraphs(ds).filter((p) => opts.articles === undefined || p.articleIndex < opts.articles);
+export function squadCorpus(ds: SquadDataset, opts: { n: number; articles?: number; corpusArticles?: readonly number[]; questionArticles?: readonly number[] }): SquadCorpus {
+  const inCorpus = opts.corpusArticles ? new Set(opts.corpusArticles) : null;
+  const asked = opts.questionArticles ? new Set(opts.questionArticles) : null;
+  const paragraphs = allParagraphs(ds).filter((p) => (opts.articles === undefined || p.articleIndex < opts.articles) && (inCorpus === null || inCorpus.has(p.articleIndex)));
   const documents = paragraphs.map((p) => ({ id: documentIdOf(p.id), title: displayTitle(p.title), text: p.context }));
-  const all: SquadEvalQuestion[] = paragraphs.flatMap((p) =>
+  const all: SquadEvalQuestion[] = paragraphs.filter((p) => asked === null || asked.has(p.articleIndex)).flatMap((p) =>
     p.qas.map((q) => ({
       id: q.id,
       question: q.question,
@@ -63,6 +67,8 @@ export interface SquadEvalItem {
   compressionApplied: string | null;
   orderApplied: string | null;
   timings: Record<string, number | null>;
+  /** Extractive answers: whether the answer / the top 3 sentences hold a gold answer, and span EM/F1. */
+  extractive?: ExtractiveOutcome;
 }
 
 export const RETRIEVAL_KS = [1, 5, 10] as const;
@@ -92,6 +98,8 @@ export interface SquadEvalSummary {
   compression: { requested: string; applied: string[]; keptFraction: LatencySummary; meanRatio: number };
   order: { requested: string; applied: string[] };
   answers: { em: number; f1: number; note: string };
+  /** Extractive answers (mode "extractive"): sentence-level hits and span EM/F1; null for generated answers. */
+  extractive: ExtractiveSummary | null;
   latencyMs: Record<string, LatencySummary>;
 }
 
@@ -116,14 +124,22 @@ export function scoreItem(q: SquadEvalQuestion, ask: Awaited<ReturnType<Asker>>)
     compressionApplied: ask.outcome.compression?.method ?? null,
     orderApplied: ask.outcome.order?.method ?? null,
     timings,
+    ...(ask.outcome.mode === 'extractive'
+      ? { extractive: scoreExtractive(q, [{ documentId: ask.outcome.citations[0]?.documentId ?? '', start: ask.outcome.citations[0]?.start ?? 0, end: ask.outcome.citations[0]?.end ?? 0, text: ask.outcome.answer }, ...(ask.outcome.sentences ?? [])], ask.outcome.answerSpan) }
+      : {}),
   };
 }
+
+export const EXTRACTIVE_ANSWER_NOTE =
+  'Extractive answers: `answers` EM/F1 score the whole sentence; `extractive` scores the short span when one was cut (else the sentence), ' +
+  'and whether the answer sentence (top-1) or one of the first three (top-3) contains a gold answer.';
 
 export function summarize(items: readonly SquadEvalItem[], settings: Pick<EvalAskRequest, 'k' | 'compression' | 'order'>): SquadEvalSummary {
   const ranked = items.map((i) => i.rankedDocuments);
   const metric = (k: number): number | null => (k > settings.k ? null : mean(items.map((it, i) => recallAtK(ranked[i], [it.documentId], k))));
   const eligible = items.filter((i) => i.goldInRetrieved);
   const retained = items.filter((i) => i.goldRetained).length;
+  const extractive = items.flatMap((i) => (i.extractive ? [i.extractive] : []));
   const stageNames = [...STAGES, ...new Set(items.flatMap((i) => Object.keys(i.timings)).filter((s) => !(STAGES as readonly string[]).includes(s)))];
   const latencyMs: Record<string, LatencySummary> = {};
   for (const s of stageNames) latencyMs[s] = summarizeLatency(items.map((i) => i.timings[s]));
@@ -149,7 +165,8 @@ export function summarize(items: readonly SquadEvalItem[], settings: Pick<EvalAs
       meanRatio: mean(items.map((i) => (i.keptFraction > 0 ? 1 / i.keptFraction : NaN)).filter(Number.isFinite)),
     },
     order: { requested: settings.order, applied: [...new Set(items.map((i) => i.orderApplied ?? 'retrieval'))] },
-    answers: { em: mean(items.map((i) => i.em)), f1: mean(items.map((i) => i.f1)), note: ANSWER_QUALITY_NOTE },
+    answers: { em: mean(items.map((i) => i.em)), f1: mean(items.map((i) => i.f1)), note: extractive.length ? EXTRACTIVE_ANSWER_NOTE : ANSWER_QUALITY_NOTE },
+    extractive: extractive.length ? summarizeExtractive(extractive) : null,
     latencyMs,
   };
 }

@@ -8,7 +8,9 @@ import type { SearchHit } from '../../../retriever/SearchService.js';
 import type { Asker, CompressionOption, EvalAskRequest, ModeOption, OrderOption } from '../../../eval/askOutcome.js';
 import { fmt, textTable } from '../../../eval/table.js';
 import { loadSquad } from '../../../indexer/sources/squad.js';
-import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
+import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
+import { articleSplit, DEFAULT_SPLIT_SEED } from '../../../eval/squadSplit.js';
+import { SentenceRanker } from '../../../compressor/ranker/SentenceRanker.js';
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
 import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
@@ -21,7 +23,7 @@ import { intOption, oneOf } from '../options.js';
 
 interface AskOpts {
   k: string;
-  mode: string;
+  mode?: string;
   compression: string;
   order: string;
   keepRatio?: string;
@@ -34,6 +36,7 @@ interface SquadOpts extends AskOpts {
   n: string;
   articles?: string;
   collection?: string;
+  seed: string;
 }
 
 interface NiahOpts extends AskOpts {
@@ -47,12 +50,12 @@ const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
 
 const positiveInt = (value: string, name: string): number => intOption(value, name, 1);
 
-function askRequest(o: AskOpts): Omit<EvalAskRequest, 'question' | 'collection'> {
+function askRequest(o: AskOpts, mode: ModeOption = oneOf<ModeOption>(o.mode ?? 'blocks', ['full', 'blocks'], 'mode')): Omit<EvalAskRequest, 'question' | 'collection'> {
   const keepRatio = o.keepRatio === undefined ? undefined : Number(o.keepRatio);
   if (keepRatio !== undefined && !(keepRatio > 0 && keepRatio <= 1)) throw new UsageError(`--keep-ratio must be in (0, 1] (got ${o.keepRatio})`);
   return {
     k: positiveInt(o.k, 'k'),
-    mode: oneOf<ModeOption>(o.mode, ['full', 'blocks'], 'mode'),
+    mode,
     compression: oneOf<CompressionOption>(o.compression, ['none', 'lexical', 'raw', 'probe'], 'compression'),
     order: oneOf<OrderOption>(o.order, ['retrieval', 'zigzag', 'basin'], 'order'),
     ...(keepRatio !== undefined ? { keepRatio } : {}),
@@ -65,7 +68,7 @@ function askRequest(o: AskOpts): Omit<EvalAskRequest, 'question' | 'collection'>
 function addAskOptions(cmd: Command, k: string): Command {
   return cmd
     .option('-k, --k <n>', 'chunks retrieved per question (and given to the generator)', k)
-    .option('--mode <mode>', 'generator attention mode: full|blocks', 'blocks')
+    .option('--mode <mode>', 'generator attention mode: full|blocks (default blocks)')
     .option('--compression <method>', 'context compression: none|lexical|raw|probe', 'none')
     .option('--order <order>', 'block placement: retrieval|zigzag|basin', 'retrieval')
     .option('--keep-ratio <r>', 'fraction of context tokens compression keeps')
@@ -82,17 +85,26 @@ interface EvalService {
   config: Config;
   ctx: ServiceContext;
   ask: Asker;
-  generator: { model: string; dir: string; testModel: boolean };
+  /** Null: answers are extractive (asked for, or no generator available: `fallback` says why). */
+  generator: { model: string; dir: string; testModel: boolean } | null;
+  fallback: string | null;
   ingest: (collection: string, docs: { id: string; title?: string; text: string }[]) => Promise<{ submitted: number; chunks: number }>;
   close: () => Promise<void>;
 }
 
-async function openEvalService(): Promise<EvalService> {
+/**
+ * `generator`: `required` fails without one; `optional` falls back to extractive answers without one;
+ * `none` never loads it (extractive answers asked for).
+ */
+async function openEvalService(generator: 'required' | 'optional' | 'none' = 'required'): Promise<EvalService> {
   const config = loadConfig();
   await ensureRedis(config.redis, config.dataDir);
   const embedder = await openEmbedder(config);
   const ctx = createContext(config, embedder);
-  const handle = new GeneratorHandle(config);
+  const handle =
+    generator === 'none'
+      ? new GeneratorHandle(config, () => Promise.reject(new Error('not loaded: extractive answers asked for')))
+      : new GeneratorHandle(config);
   const service = new AskService(ctx.store, ctx.search, handle, config.dataDir, { extractive: { registry: ctx.registry, embedder: ctx.embedder } });
   const ingester = new CorpusIngester(config, ctx, progress);
   const close = async (): Promise<void> => {
@@ -102,19 +114,23 @@ async function openEvalService(): Promise<EvalService> {
   };
   try {
     const state = await handle.loaded;
-    if (state.state !== 'ready') throw new Error(state.state === 'unavailable' ? state.reason : 'generator not loaded');
-    const dir = state.generator.model.dir;
-    const modelConfig = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    if (state.state !== 'ready' && generator === 'required') throw new Error(state.state === 'unavailable' ? state.reason : 'generator not loaded');
+    const ready = state.state === 'ready' ? state.generator : null;
+    const fallback = ready || generator === 'none' ? null : `no generator available, so answers are extractive: ${state.state === 'unavailable' ? state.reason : 'not loaded'}`;
     const ask: Asker = async (req) => {
       let hits: SearchHit[] = [];
-      const request: AskRequest = { ...req };
+      // Extractive answers take no generator options (the service refuses them when the mode is explicit).
+      const request: AskRequest = ready ? { ...req } : { collection: req.collection, question: req.question, k: req.k, mode: 'extractive' };
       const outcome = await service.ask(request, (e) => {
         if (e.type === 'retrieval') hits = e.hits;
       });
       return { outcome, hits };
     };
     const ingest = (collection: string, docs: { id: string; title?: string; text: string }[]) => ingester.ingest(collection, docs);
-    return { config, ctx, ask, generator: { model: config.GENERATOR_MODEL, dir, testModel: 'test_model' in modelConfig }, ingest, close };
+    const info = ready
+      ? { model: config.GENERATOR_MODEL, dir: ready.model.dir, testModel: 'test_model' in (JSON.parse(fs.readFileSync(path.join(ready.model.dir, 'config.json'), 'utf8')) as Record<string, unknown>) }
+      : null;
+    return { config, ctx, ask, generator: info, fallback, ingest, close };
   } catch (err) {
     await close();
     throw err;
@@ -136,7 +152,16 @@ export function formatSquadSummary(s: SquadEvalSummary, header: string, testMode
     ),
     '',
     textTable(['answers', 'EM', 'F1'], [['', fmt(s.answers.em), fmt(s.answers.f1)]]),
-    `NOTE: ${ANSWER_QUALITY_NOTE}${testModel ? ' The generator used here IS a built test model.' : ''}`,
+    ...(s.extractive
+      ? [
+          '',
+          textTable(
+            ['extractive', 'top-1 has gold', 'top-3 has gold', 'top-1 strict', 'top-3 strict', 'sentence F1', 'answer EM', 'answer F1', 'spans'],
+            [['', fmt(s.extractive.top1), fmt(s.extractive.top3), fmt(s.extractive.top1Strict), fmt(s.extractive.top3Strict), fmt(s.extractive.sentenceF1), fmt(s.extractive.answerEm), fmt(s.extractive.answerF1), `${s.extractive.spans}/${s.extractive.questions}`]],
+          ),
+          `NOTE: ${s.answers.note}`,
+        ]
+      : [`NOTE: ${ANSWER_QUALITY_NOTE}${testModel ? ' The generator used here IS a built test model.' : ''}`]),
     '',
     textTable(['latency (ms)', 'n', 'p50', 'p90', 'p99', 'mean'], lat),
   ].join('\n');
@@ -177,20 +202,45 @@ export function registerEvalCommands(program: Command): void {
       .description(
         'ingest the SQuAD paragraphs into a scratch collection (idempotent: a re-run reuses it), ask N questions in-process with ' +
           'GENERATOR_MODEL, report paragraph recall@1/5/10 and MRR@10, gold-sentence retention and compression ratio, EM/F1 ' +
-          '(meaningless on built test models) and per-stage latency percentiles',
+          '(meaningless on built test models) and per-stage latency percentiles. With --mode extractive, or without a generator, ' +
+          'answers are extractive (the learned sentence ranker\'s best sentence) and the questions are those of the ranker\'s ' +
+          'held-out articles (article split by --seed) over the whole collection; the report adds top-1/top-3 "sentence contains ' +
+          'a gold answer" and span EM/F1',
       )
-      .option('--n <questions>', 'questions to ask, spread evenly over the corpus', '100')
-      .option('--articles <n>', 'only the first n articles form the corpus (default: all)')
-      .option('--collection <name>', 'collection to ingest into / reuse (default: eval-squad-<articles>)'),
+      .option('--n <questions>', 'questions to ask, spread evenly over the corpus (extractive: over the held-out articles)', '100')
+      .option('--articles <n>', 'only the first n articles form the corpus (default: all); extractive: the first n held-out articles')
+      .option('--collection <name>', 'collection to ingest into / reuse (default: eval-squad-<articles>, extractive with --articles: eval-squad-heldout-<n>)')
+      .option('--seed <n>', 'extractive: seed of the article split the ranker was trained with', String(DEFAULT_SPLIT_SEED)),
     '10',
-  ).action(async (file: string, opts: SquadOpts) => {
-    const request = askRequest(opts);
+  ).action(async (file: string, opts: SquadOpts, cmd: Command) => {
+    const askedMode = opts.mode === undefined ? undefined : oneOf<ModeOption>(opts.mode, ['full', 'blocks', 'extractive'], 'mode');
     const n = positiveInt(opts.n, 'n');
     const articles = opts.articles === undefined ? undefined : positiveInt(opts.articles, 'articles');
-    const collection = opts.collection ?? `eval-squad-${articles ?? 'all'}`;
-    const corpus = squadCorpus(await loadSquad(path.resolve(file)), { n, articles });
-    const svc = await openEvalService();
+    const seed = intOption(opts.seed, 'seed');
+    const ds = await loadSquad(path.resolve(file));
+    const svc = await openEvalService(askedMode === 'extractive' ? 'none' : askedMode === undefined ? 'optional' : 'required');
     try {
+      const extractive = svc.generator === null;
+      if (svc.fallback) progress(`NOTE: ${svc.fallback}`);
+      let request: Omit<EvalAskRequest, 'question' | 'collection'>;
+      let corpus: SquadCorpus;
+      let collection: string;
+      let split: { seed: number; heldOutArticles: number } | null = null;
+      if (extractive) {
+        // The ranker's own retrieval depth unless -k is given: its features were learned over that many passages.
+        const ranker = SentenceRanker.forDataDir(svc.config.dataDir);
+        const k = cmd.getOptionValueSource('k') === 'default' ? ranker.json.retrieval.k : positiveInt(opts.k, 'k');
+        request = { ...askRequest(opts, 'extractive'), k };
+        const heldOut = articleSplit(ds.articles.length, seed).heldOut;
+        const corpusArticles = articles === undefined ? undefined : heldOut.slice(0, articles);
+        corpus = squadCorpus(ds, { n, corpusArticles, questionArticles: heldOut });
+        collection = opts.collection ?? (articles === undefined ? 'eval-squad-all' : `eval-squad-heldout-${articles}`);
+        split = { seed, heldOutArticles: corpusArticles?.length ?? heldOut.length };
+      } else {
+        request = askRequest(opts);
+        corpus = squadCorpus(ds, { n, articles });
+        collection = opts.collection ?? `eval-squad-${articles ?? 'all'}`;
+      }
       const t0 = performance.now();
       const ingested = await svc.ingest(collection, corpus.documents);
       const ingestSeconds = (performance.now() - t0) / 1000;
@@ -202,10 +252,11 @@ export function registerEvalCommands(program: Command): void {
         }
       });
       const report = {
-        dataset: { file: path.resolve(file), articles: articles ?? null, paragraphs: corpus.documents.length, questions: corpus.questions.length },
+        dataset: { file: path.resolve(file), articles: articles ?? null, paragraphs: corpus.documents.length, questions: corpus.questions.length, split },
         collection: { name: collection, chunks: ingested.chunks, ingestSeconds },
-        settings: { ...request, collection },
+        settings: extractive ? { mode: 'extractive', k: request.k, collection } : { ...request, collection },
         generator: svc.generator,
+        ...(svc.fallback ? { fallback: svc.fallback } : {}),
         embedder: svc.ctx.embedder.id,
         summary,
         seconds: (performance.now() - t0) / 1000,
@@ -213,11 +264,13 @@ export function registerEvalCommands(program: Command): void {
       };
       if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {
-        const header =
-          `SQuAD eval: ${summary.questions} questions over ${corpus.documents.length} paragraphs (collection ${collection}, ${ingested.chunks} chunks), ` +
-          `generator ${svc.generator.model}${svc.generator.testModel ? ' (built test model: random weights)' : ''}, embedder ${svc.ctx.embedder.id}, ` +
-          `k=${request.k}, mode ${request.mode}, compression ${request.compression}, order ${request.order} (applied: ${summary.order.applied.join(',')})`;
-        process.stdout.write(`${formatSquadSummary(summary, header, svc.generator.testModel)}\n`);
+        const g = svc.generator;
+        const how = g
+          ? `generator ${g.model}${g.testModel ? ' (built test model: random weights)' : ''}, embedder ${svc.ctx.embedder.id}, ` +
+            `k=${request.k}, mode ${request.mode}, compression ${request.compression}, order ${request.order} (applied: ${summary.order.applied.join(',')})`
+          : `extractive answers (no generator${svc.fallback ? ' available' : ''}), questions of ${split?.heldOutArticles} held-out articles (seed ${seed}), embedder ${svc.ctx.embedder.id}, k=${request.k}`;
+        const header = `SQuAD eval: ${summary.questions} questions over ${corpus.documents.length} paragraphs (collection ${collection}, ${ingested.chunks} chunks), ${how}`;
+        process.stdout.write(`${formatSquadSummary(summary, header, g?.testModel ?? false)}\n`);
       }
     } finally {
       await svc.close();

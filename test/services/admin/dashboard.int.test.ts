@@ -310,6 +310,27 @@ describe('dashboard in a browser', () => {
     await shot('latency');
   }, 30_000);
 
+  it('shows an extractive answer in recent questions: its mode, the answer sentence and candidates highlighted with their scores', async () => {
+    const r = await admin('POST', '/v1/ask', { collection: C, question: QUESTION, k: 3, mode: 'extractive' });
+    expect(r.status).toBe(200);
+    const a = r.body;
+    expect(a.mode).toBe('extractive');
+    await view('recent');
+    await page.waitForFunction((q) => [...document.querySelectorAll('.ask-list .ask-q')].some((e) => e.textContent === q), QUESTION, { timeout: 20_000 });
+    await page.click('.ask-list li:first-child');
+    await page.waitForFunction((ans) => document.querySelector('.ask-detail .answer')?.textContent === ans, a.answer, { timeout: 20_000 });
+    expect(await page.textContent('.ask-detail dd.mode')).toMatch(/^extractive \(best retrieved sentence, no generator\)/);
+    const detail = (await page.textContent('.ask-detail'))!;
+    expect(detail).toContain(`${a.citations[0].documentId} [${a.citations[0].start}:${a.citations[0].end}]`);
+    if (a.answerSpan) expect(await page.textContent('.ask-detail .answer-span mark')).toBe(a.answerSpan.text);
+    // The answer and the listed candidates are the highlighted sentences, with their ranker scores.
+    const kept = await page.$$eval('.ask-detail span.sent.kept', (spans) => spans.map((s) => ({ start: Number(s.getAttribute('data-start')), text: s.textContent, title: s.getAttribute('title') })));
+    expect(kept.map((k) => k.start).sort((x, y) => x - y)).toEqual(a.kept.map((k: any) => k.start).sort((x: number, y: number) => x - y));
+    const answerSpan = kept.find((k) => k.text === a.answer)!;
+    expect(answerSpan.title).toBe(`kept · score ${a.kept[0].score.toFixed(3)}`);
+    await shot('recent-extractive');
+  }, 60_000);
+
   it('Bull Board is mounted behind the same session', async () => {
     await page.goto(`${base}/admin/queues`);
     await page.waitForFunction(() => document.body.innerText.includes('rag-index') && !document.body.innerText.includes('Loading'), undefined, { timeout: 30_000 });
