@@ -6,6 +6,7 @@ import { runAssembleBench } from '../../../bench/assemble.js';
 import { runCalibrationBench } from '../../../bench/calibration.js';
 import { runCompressBench } from '../../../bench/compress.js';
 import { runDecodeBench } from '../../../bench/decode.js';
+import { runExtractiveBench } from '../../../bench/extractive.js';
 import { runHnswBench } from '../../../bench/hnsw.js';
 import { runIngestBench } from '../../../bench/ingest.js';
 import { runLoadBench } from '../../../bench/load.js';
@@ -53,6 +54,9 @@ export const BENCHES: Record<string, Bench> = {
   variants: (o) => runVariantsBench({ dataDir: o.data, log: progress, ...(o.quick ? { tokens: 1024, runs: 1 } : {}) }),
   // 20 question clients for 60 s during a batch ingestion, on built tiny models and a Redis of its own.
   load: (o) => runLoadBench({ squadFile: squad(o), log: progress, ...(o.quick ? { clients: 8, seconds: 15, batchDocuments: 300 } : {}) }),
+  // The served extractive ask (no generator) with every SQuAD paragraph indexed: p50 of one ask at a time, target 60 ms.
+  extractive: (o) =>
+    runExtractiveBench({ squadFile: squad(o), log: progress, ...(o.documents ? { documents: Number(o.documents) } : {}), ...(o.quick ? { documents: 300, questions: 50 } : {}) }),
   // 1 vs 2 worker and API processes on a single Redis and on a local 3+3 Redis Cluster, plus index memory per vector.
   scale: (o) => runScaleBench({ squadFile: squad(o), log: progress, ...(o.documents ? { documents: Number(o.documents) } : {}), ...(o.quick ? { documents: 200, searchSeconds: 5, memoryVectors: 4096 } : {}) }),
 };
@@ -160,7 +164,7 @@ export function registerBenchCommand(program: Command): void {
     .description(`run a benchmark: ${Object.keys(BENCHES).join(', ')}; \`all\` runs every one and writes the report; \`report\` re-renders it from bench/results`)
     .option('--json', 'print the result as JSON (the only output on stdout)', false)
     .option('--data <dir>', 'folder holding squad-v1.1-dev.json and pg-essays/', path.resolve('..', 'shared', 'data'))
-    .option('--documents <n>', 'documents to ingest (ingest and scale benches)')
+    .option('--documents <n>', 'documents to ingest (ingest, scale and extractive benches)')
     .option('--quick', 'smaller variant where the bench supports it (with `all`: every bench)')
     .option('--quick-for <list>', 'with `all`: comma-separated benches to run in their quick variant', 'retrieval')
     .option('--only <list>', 'with `all`: run only these benches (comma-separated)')
