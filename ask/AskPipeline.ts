@@ -285,7 +285,8 @@ export class AskPipeline {
       {
         name: 'rank',
         run: async () => {
-          const index = await deps.registry.current(req.collection);
+          // Retrieval just caught the index up; its BM25 statistics are the ones the hits were scored with.
+          const index = deps.registry.caughtUp(req.collection) ?? (await deps.registry.current(req.collection));
           if (!index) throw new PlanningError(`collection ${req.collection} has no index yet`);
           run.ranking = rank(run.passages, req.question, { ranker: deps.ranker, stats: index.lexical, embedder: deps.embedder, searchMode: req.searchMode ?? DEFAULT_SEARCH_MODE });
           return run.ranking.fallback ? { note: run.ranking.fallback } : {};

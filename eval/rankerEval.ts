@@ -6,7 +6,8 @@ import type { RetrievedPassages } from '../compressor/ranker/searchPassages.js';
 import { lexicalSentenceScores } from '../compressor/LexicalScorer.js';
 import { answerSpan, type AnswerSpan } from '../compressor/ranker/AnswerSpan.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
-import { containsAnswer, mean, squadScores } from './metrics.js';
+import { containsAnswer, mean } from './metrics.js';
+import { scoreExtractive } from './extractiveMetrics.js';
 import type { SquadDataset } from '../indexer/sources/squad.js';
 import { documentIdOf } from './squadEval.js';
 
@@ -134,21 +135,10 @@ export interface RankerEvalSummary {
 
 function outcome(q: RankerQuestion, ranked: readonly (FeaturedCandidate & { score: number })[]): RankingOutcome {
   const top = ranked.slice(0, 3).map((c) => ({ documentId: c.documentId, chunkId: c.chunkId, start: c.start, end: c.end, text: c.text, score: c.score }));
-  const has = top.map((c) => containsAnswer(c.text, q.golds));
-  const strict = top.map((c) => isStrictGold(q, c));
   const span = top[0] ? answerSpan(q.question, top[0]) : null;
-  const answer = span ? squadScores(span.text, q.golds) : top[0] ? squadScores(top[0].text, q.golds) : { em: 0, f1: 0 };
-  return {
-    top,
-    top1: has[0] ?? false,
-    top3: has.some(Boolean),
-    top1Strict: strict[0] ?? false,
-    top3Strict: strict.some(Boolean),
-    f1: top[0] ? squadScores(top[0].text, q.golds).f1 : 0,
-    span,
-    answerEm: answer.em,
-    answerF1: answer.f1,
-  };
+  // Scored as `rag eval squad` scores the served extractive answers.
+  const s = scoreExtractive(q, top, span);
+  return { top, top1: s.top1, top3: s.top3, top1Strict: s.top1Strict, top3Strict: s.top3Strict, f1: s.sentenceF1, span, answerEm: s.em, answerF1: s.f1 };
 }
 
 /**

@@ -25,6 +25,14 @@ export class IndexRegistry {
     return index;
   }
 
+  /**
+   * The collection's index as last caught up, without asking Redis for changes: for a reader that follows a search
+   * of the same request (which just caught it up); null when not loaded yet.
+   */
+  caughtUp(collection: string): CollectionIndex | null {
+    return this.settled.get(collection) ?? null;
+  }
+
   loaded(): CollectionIndex[] {
     return [...this.settled.values()];
   }

