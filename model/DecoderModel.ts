@@ -7,7 +7,8 @@ import { DomainError } from '../infra/errors.js';
 import { decoderShapeFromConfig, type DecoderShape } from './DecoderShape.js';
 import { HalfLayerKv, KvCache, type LayerKv } from './kv/KvCache.js';
 import { float32ToHalf, halfToFloat32 } from './kv/half.js';
-import { chooseDecoderFile, filesOfDecoder, type DecoderDtype } from './ModelFiles.js';
+import type { DecoderDtype } from '../infra/decoderDtypes.js';
+import { chooseDecoderFile, filesOfDecoder } from './ModelFiles.js';
 import type { DecoderExport, PositionsMode } from './onnx/DecoderExport.js';
 import { prepareRuntimeGraph, type RuntimeGraph } from './onnx/RuntimeGraph.js';
 

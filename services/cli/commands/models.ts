@@ -9,7 +9,7 @@ import { VARIANT_NAMES, isVariantName } from '../../../model/builder/variants.js
 import { DecoderModel } from '../../../model/DecoderModel.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
 import { downloadDecoder, HUB_PROBE_TIMEOUT_MS, hubProblem, hubSettings } from '../../../model/hub.js';
-import { DECODER_DTYPES, type DecoderDtype } from '../../../model/ModelFiles.js';
+import { DECODER_DTYPES, type DecoderDtype } from '../../../infra/decoderDtypes.js';
 import { diagnoseModel, type DoctorReport } from '../../../model/ModelDoctor.js';
 import { isHubId, resolveModelDir } from '../../../model/resolveModelDir.js';
 import { progressBars } from '../progress.js';
