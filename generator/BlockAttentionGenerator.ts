@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DecoderModel } from '../model/DecoderModel.js';
 import { KvCache } from '../model/kv/KvCache.js';
+import type { KvBuffer } from '../model/kv/KvBuffer.js';
 import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRenderer.js';
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
@@ -100,6 +101,8 @@ export interface GeneratorOptions {
 }
 
 const RENDER_CACHE_ENTRIES = 4096;
+/** Tokens a tapped question pass runs in one session run (the prefill chunk): a final block always fits. */
+const QUESTION_PASS_ONE_RUN = 512;
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
@@ -256,32 +259,41 @@ export class BlockAttentionGenerator {
     return { kv, tokens, prefixLength: prefix.tokens.length, layout };
   }
 
-  /** Runs `tokens` (normally the final block) with full attention over the assembled context. */
+  /**
+   * Runs `tokens` (normally the final block) with full attention over the assembled context, in one session run
+   * when they fit one prefill chunk: the tapped rows come out of the same run as the logits (row-only taps), so a
+   * tapped question pass is the served pass. Only the pass's own KV leaves the session; `cache` (context + pass)
+   * is joined on first read.
+   */
   async questionPass(context: AssembledContext, tokens: number[], opts: PassOptions = {}): Promise<QuestionPassResult> {
     if (tokens.length === 0) throw new Error('questionPass: no tokens');
     const tapRows = opts.tapRows ?? 0;
     if (!Number.isInteger(tapRows) || tapRows < 0 || tapRows > tokens.length) throw new RangeError(`questionPass: tapRows ${tapRows} outside [0, ${tokens.length}]`);
     const start = context.kv.length;
     let past: KvCache | null = start > 0 ? context.kv : null;
-    const untapped = tokens.length - tapRows;
-    if (tapRows > 0 && untapped > 0) {
-      const head = await this.model.forward(tokens.slice(0, untapped), range(start, untapped), past, { logits: 'none', present: 'all' });
-      past = head.present;
+    // A long tapped pass (full mode) runs its head untapped in chunks, then the tail with the taps.
+    const tail = tapRows > 0 && tokens.length > QUESTION_PASS_ONE_RUN ? tapRows : tokens.length;
+    const head = tokens.length - tail;
+    let headKv: KvCache | null = null;
+    if (head > 0) {
+      headKv = (await this.model.forward(tokens.slice(0, head), range(start, head), past, { logits: 'none' })).present;
+      past = past ? KvCache.concat([past, headKv]) : headKv;
     }
-    const runFrom = tapRows > 0 ? untapped : 0;
-    const out = await this.model.forward(tokens.slice(runFrom), range(start + runFrom, tokens.length - runFrom), past, {
+    const out = await this.model.forward(tokens.slice(head), range(start + head, tail), past, {
       logits: 'last',
-      attentions: tapRows > 0,
-      present: 'all',
+      attentions: tapRows > 0 ? range(tail - tapRows, tapRows) : undefined,
     });
-    const cache = out.present;
+    const kv = headKv ? KvCache.concat([headKv, out.present]) : out.present;
+    let cache: KvCache | null = null;
     return {
       context,
       tokens,
       start,
       logits: out.logits as Float32Array,
-      kv: start > 0 ? cache.slice(start) : cache,
-      cache,
+      kv,
+      get cache(): KvCache {
+        return (cache ??= start > 0 ? KvCache.concat([context.kv, kv]) : kv);
+      },
       attentions: out.attentions,
     };
   }
@@ -317,7 +329,10 @@ export class BlockAttentionGenerator {
     const stream = new TextStream(this.model.tokenizer);
     let firstTokenMs: number | null = null;
     let finishReason: FinishReason = 'length';
-    let cache = pass.cache;
+    // One buffer per answer with room for every token it may generate (made after the first token, which needs
+    // none): no step copies the context again.
+    let buffer: KvBuffer | null = null;
+    let cache: KvCache | null = null;
     let logits = pass.logits;
     while (tokenIds.length < maxTokens) {
       if (signal?.aborted) {
@@ -333,9 +348,16 @@ export class BlockAttentionGenerator {
       tokenIds.push(id);
       yield { id, text: stream.push(id) };
       if (tokenIds.length >= maxTokens) break;
-      const out = await this.model.forward([id], [cache.length], cache, { logits: 'last', present: 'all' });
-      cache = out.present;
-      logits = out.logits as Float32Array;
+      if (!buffer && !cache) {
+        if (this.model.decodesInBuffer) buffer = this.model.decodeBuffer(pass.start > 0 ? [pass.context.kv, pass.kv] : [pass.kv], maxTokens - tokenIds.length);
+        else cache = pass.cache;
+      }
+      if (buffer) logits = await this.model.decodeStep(buffer, id, buffer.length);
+      else {
+        const out = await this.model.forward([id], [(cache as KvCache).length], cache, { logits: 'last', present: 'all' });
+        cache = out.present;
+        logits = out.logits as Float32Array;
+      }
     }
     return { tokenIds, text: stream.text(), finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
   }

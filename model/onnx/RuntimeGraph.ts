@@ -10,8 +10,9 @@ import type { GqaQueryMath, LayerTap, TapsMode } from './DecoderExport.js';
 export const LOGITS_ROWS_INPUT = 'rag_logits_rows';
 export const ATTENTION_ROWS_INPUT = 'rag_attention_rows';
 export const attentionOutputName = (layer: number): string => `rag_attention.${layer}`;
+export const newKvOutputName = (layer: number, kind: 'key' | 'value'): string => `rag_new.${layer}.${kind}`;
 /** Bump when the rewrite changes: cached files of an older version are rewritten. */
-const REWRITE_VERSION = 4;
+const REWRITE_VERSION = 5;
 
 export interface RuntimeGraph {
   /** The file to load (the source itself when nothing had to change). */
@@ -22,6 +23,12 @@ export interface RuntimeGraph {
   logitsRows: { input: string; kind: 'rows' | 'count' } | null;
   /** Taps: the row-index input and one [1, heads, R, T] probability output per layer (element type as computed). */
   taps: { mode: TapsMode; rowsInput: string; outputs: { name: string; elemType: number }[] } | null;
+  /**
+   * Whether `rag_new.<layer>.key|value` outputs exist: each layer's present KV from the past length on (the tokens of
+   * the pass only). onnxruntime-node copies every fetched output into a fresh ArrayBuffer, so fetching `present`
+   * (past + new) copies the whole context out of the session on every pass; these outputs copy only what is new.
+   */
+  newKv: boolean;
   /** True when an up-to-date rewritten file was reused. */
   cached: boolean;
 }
@@ -56,6 +63,9 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
     const wantsTaps = (opts.taps === true || (opts.taps === 'if-exposed' && exposed)) && ex.taps.mode !== null;
     const needsSelector = 'site' in ex.selector;
     const needsPositions = ex.positions.mode === 'rewired';
+    const layers = ex.layers;
+    const outputNames = new Set(ix.outputs.map((o) => o.info.name));
+    const canSliceNew = layers > 0 && Array.from({ length: layers }, (_, i) => i).every((i) => outputNames.has(`present.${i}.key`) && outputNames.has(`present.${i}.value`));
     let taps: RuntimeGraph['taps'] = null;
     if (wantsTaps && ex.taps.mode !== null) {
       // gqa-query rows are formed in float32 by the rewrite; the other taps keep the graph's own type.
@@ -67,8 +77,9 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
       export: ex,
       logitsRows: 'native' in ex.selector ? { input: ex.selector.native, kind: 'count' as const } : needsSelector ? { input: LOGITS_ROWS_INPUT, kind: 'rows' as const } : null,
       taps,
+      newKv: canSliceNew,
     };
-    if (!needsSelector && !needsPositions && !wantsTaps) return { ...base, path: source, cached: true };
+    if (!needsSelector && !needsPositions && !wantsTaps && !canSliceNew) return { ...base, path: source, cached: true };
 
     const target = runtimePathFor(source, taps?.mode ?? null);
     const stampPath = `${target}.json`;
@@ -120,11 +131,40 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
         rw.addOutput(tensorValueInfo(out, taps.outputs[k].elemType, ['batch_size', 'num_heads', 'rag_attention_row_count', 'total_sequence_length']));
       }
     }
+    if (canSliceNew) addNewKvOutputs(ix, rw, layers);
     rw.write(source, target);
     fs.writeFileSync(stampPath, JSON.stringify(stamp) + '\n');
     return { ...base, path: target, cached: false };
   } finally {
     ix.close();
+  }
+}
+
+/**
+ * `rag_new.<l>.key|value` = present[:, :, past_length:, :]: the pass's own tokens. Past length is read from the
+ * first layer's past input (every layer has the same), so a padded past (a decode buffer with spare capacity) works
+ * too: the new tokens sit right after whatever was fed.
+ */
+function addNewKvOutputs(ix: OnnxIndex, rw: OnnxRewrite, layers: number): void {
+  const i64 = (name: string, values: number[]): string => {
+    rw.addInitializer({ name, dataType: DataType.INT64, dims: [values.length], rawData: Buffer.from(BigInt64Array.from(values.map(BigInt)).buffer) });
+    return name;
+  };
+  const S = '/rag/new_kv';
+  const two = i64(`${S}/two`, [2]);
+  const three = i64(`${S}/three`, [3]);
+  const end = i64(`${S}/end`, [Number.MAX_SAFE_INTEGER]);
+  rw.addNodes(
+    { opType: 'Shape', name: `${S}/past_shape`, input: ['past_key_values.0.key'], output: [`${S}/past_shape`] },
+    { opType: 'Slice', name: `${S}/past_length`, input: [`${S}/past_shape`, two, three], output: [`${S}/past_length`] },
+  );
+  for (let l = 0; l < layers; l++) {
+    for (const kind of ['key', 'value'] as const) {
+      const present = `present.${l}.${kind}`;
+      const out = newKvOutputName(l, kind);
+      rw.addNodes({ opType: 'Slice', name: `${S}/${l}/${kind}`, input: [present, `${S}/past_length`, end, two], output: [out] });
+      rw.addOutput(tensorValueInfo(out, ix.elemType(present) || DataType.FLOAT, ['batch_size', 'num_key_value_heads', 'sequence_length', 'head_size']));
+    }
   }
 }
 
