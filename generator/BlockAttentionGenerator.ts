@@ -31,8 +31,14 @@ export interface BlockLayout {
 }
 
 export interface AssembledContext {
-  /** KV of prefix + blocks at contiguous positions 0..length-1. */
-  kv: KvCache;
+  /** KV of prefix + blocks at contiguous positions 0..length-1 (re-encoded on first read when `laidOut` is set). */
+  readonly kv: KvCache;
+  /**
+   * The same context laid out by concatenation only, each key still at the position it was cached at, and the
+   * position each token takes: what a question pass feeds a graph that rotates its past itself (no JavaScript pass
+   * over every key before the first token).
+   */
+  laidOut?: { kv: KvCache; targets: Int32Array };
   /** Token id at each assembled position. */
   tokens: number[];
   prefixLength: number;
@@ -245,6 +251,21 @@ export class BlockAttentionGenerator {
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
     }
+    if (k === 0 && this.model.rotatesPast) {
+      // Assembly is a concatenation; the question pass rotates keys to their slots inside the session, and the
+      // re-encoded cache is only formed if something reads it (decoding, after the first token).
+      const laidOut = { kv: KvCache.concat(parts), targets: Int32Array.from({ length: pos }, (_, i) => i) };
+      let kv: KvCache | null = null;
+      return {
+        get kv(): KvCache {
+          return (kv ??= layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta));
+        },
+        laidOut,
+        tokens,
+        prefixLength: prefix.tokens.length,
+        layout,
+      };
+    }
     const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
     if (k > 0) {
       // The head sees the real preceding context (prefix and earlier blocks, their heads already recomputed)
@@ -269,11 +290,12 @@ export class BlockAttentionGenerator {
     if (tokens.length === 0) throw new Error('questionPass: no tokens');
     const tapRows = opts.tapRows ?? 0;
     if (!Number.isInteger(tapRows) || tapRows < 0 || tapRows > tokens.length) throw new RangeError(`questionPass: tapRows ${tapRows} outside [0, ${tokens.length}]`);
-    const start = context.kv.length;
-    let past: KvCache | null = start > 0 ? context.kv : null;
+    const start = context.tokens.length;
     // A long tapped pass (full mode) runs its head untapped in chunks, then the tail with the taps.
     const tail = tapRows > 0 && tokens.length > QUESTION_PASS_ONE_RUN ? tapRows : tokens.length;
     const head = tokens.length - tail;
+    const inGraph = head === 0 && context.laidOut !== undefined;
+    let past: KvCache | null = start === 0 ? null : inGraph ? (context.laidOut as { kv: KvCache }).kv : context.kv;
     let headKv: KvCache | null = null;
     if (head > 0) {
       headKv = (await this.model.forward(tokens.slice(0, head), range(start, head), past, { logits: 'none' })).present;
@@ -282,6 +304,7 @@ export class BlockAttentionGenerator {
     const out = await this.model.forward(tokens.slice(head), range(start + head, tail), past, {
       logits: 'last',
       attentions: tapRows > 0 ? range(tail - tapRows, tapRows) : undefined,
+      pastTargets: inGraph ? context.laidOut?.targets : undefined,
     });
     const kv = headKv ? KvCache.concat([headKv, out.present]) : out.present;
     let cache: KvCache | null = null;

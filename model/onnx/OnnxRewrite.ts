@@ -49,6 +49,11 @@ export class OnnxRewrite {
     });
   }
 
+  /** A node's input list as it will be written (after the edits made so far). */
+  inputsOf(node: IndexedNode): string[] {
+    return [...(this.nodeEdits.get(node)?.inputs ?? node.node.input ?? [])];
+  }
+
   /**
    * New nodes; each is written right after the last existing node producing one of its inputs. That keeps the
    * node list topologically sorted, and onnxruntime runs the node as soon as its input exists, so an intermediate it

@@ -11,8 +11,12 @@ export const LOGITS_ROWS_INPUT = 'rag_logits_rows';
 export const ATTENTION_ROWS_INPUT = 'rag_attention_rows';
 export const attentionOutputName = (layer: number): string => `rag_attention.${layer}`;
 export const newKvOutputName = (layer: number, kind: 'key' | 'value'): string => `rag_new.${layer}.${kind}`;
+/** Past-key rotation inputs: a bool scalar (rotate or not), and per past token cos/sin of its position delta [P, D/2]. */
+export const PAST_ROTATE_INPUT = 'rag_past_rotate';
+export const PAST_COS_INPUT = 'rag_past_cos';
+export const PAST_SIN_INPUT = 'rag_past_sin';
 /** Bump when the rewrite changes: cached files of an older version are rewritten. */
-const REWRITE_VERSION = 5;
+const REWRITE_VERSION = 6;
 
 export interface RuntimeGraph {
   /** The file to load (the source itself when nothing had to change). */
@@ -29,6 +33,13 @@ export interface RuntimeGraph {
    * (past + new) copies the whole context out of the session on every pass; these outputs copy only what is new.
    */
   newKv: boolean;
+  /**
+   * Whether the graph rotates its past keys itself (PAST_*_INPUT): a past laid out by plain concatenation of cached
+   * blocks, each key still at the position it was computed at, is re-encoded to its slot inside the session
+   * (vectorised, on the session's threads) instead of by a JavaScript loop over every element. Rotate-half RoPE,
+   * declared head size; false otherwise.
+   */
+  rotatesPast: boolean;
   /** True when an up-to-date rewritten file was reused. */
   cached: boolean;
 }
@@ -65,6 +76,9 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
     const needsPositions = ex.positions.mode === 'rewired';
     const layers = ex.layers;
     const outputNames = new Set(ix.outputs.map((o) => o.info.name));
+    const pastDims = ix.inputs.find((i) => i.info.name === 'past_key_values.0.key')?.info.type?.tensorType?.shape?.dim ?? [];
+    const declaredHead = Number(pastDims[3]?.dimValue ?? 0);
+    const headDim = declaredHead > 0 && declaredHead % 2 === 0 ? declaredHead : 0;
     const canSliceNew = layers > 0 && Array.from({ length: layers }, (_, i) => i).every((i) => outputNames.has(`present.${i}.key`) && outputNames.has(`present.${i}.value`));
     let taps: RuntimeGraph['taps'] = null;
     if (wantsTaps && ex.taps.mode !== null) {
@@ -78,8 +92,9 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
       logitsRows: 'native' in ex.selector ? { input: ex.selector.native, kind: 'count' as const } : needsSelector ? { input: LOGITS_ROWS_INPUT, kind: 'rows' as const } : null,
       taps,
       newKv: canSliceNew,
+      rotatesPast: headDim > 0,
     };
-    if (!needsSelector && !needsPositions && !wantsTaps && !canSliceNew) return { ...base, path: source, cached: true };
+    if (!needsSelector && !needsPositions && !wantsTaps && !canSliceNew && !base.rotatesPast) return { ...base, path: source, cached: true };
 
     const target = runtimePathFor(source, taps?.mode ?? null);
     const stampPath = `${target}.json`;
@@ -132,6 +147,7 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
       }
     }
     if (canSliceNew) addNewKvOutputs(ix, rw, layers);
+    if (base.rotatesPast) addPastRotation(ix, rw, layers, headDim);
     rw.write(source, target);
     fs.writeFileSync(stampPath, JSON.stringify(stamp) + '\n');
     return { ...base, path: target, cached: false };
@@ -165,6 +181,63 @@ function addNewKvOutputs(ix: OnnxIndex, rw: OnnxRewrite, layers: number): void {
       rw.addNodes({ opType: 'Slice', name: `${S}/${l}/${kind}`, input: [present, `${S}/past_length`, end, two], output: [out] });
       rw.addOutput(tensorValueInfo(out, ix.elemType(present) || DataType.FLOAT, ['batch_size', 'num_key_value_heads', 'sequence_length', 'head_size']));
     }
+  }
+}
+
+/**
+ * Every layer's past key, before anything reads it, goes through an If on PAST_ROTATE_INPUT: rotated (rotate-half:
+ * x1 cos - x2 sin, x2 cos + x1 sin, in float32) by the per-token cos/sin rows, or passed through untouched, so
+ * passes without a re-encoded past (decoding, prefill) pay nothing for it.
+ */
+function addPastRotation(ix: OnnxIndex, rw: OnnxRewrite, layers: number, headDim: number): void {
+  rw.addInput(tensorValueInfo(PAST_ROTATE_INPUT, DataType.BOOL, []));
+  rw.addInput(tensorValueInfo(PAST_COS_INPUT, DataType.FLOAT, ['rag_past_rotated', headDim / 2]));
+  rw.addInput(tensorValueInfo(PAST_SIN_INPUT, DataType.FLOAT, ['rag_past_rotated', headDim / 2]));
+  const i64 = (name: string, values: number[]) => ({ name, dataType: DataType.INT64, dims: [values.length], int64Data: values });
+  const consumers = ix.consumers();
+  for (let l = 0; l < layers; l++) {
+    const past = `past_key_values.${l}.key`;
+    const elem = ix.elemType(past) || DataType.FLOAT;
+    const S = `/rag/past_rotation/${l}`;
+    const rotated = `${S}/key`;
+    const op = (opType: string, input: string[], name: string, attribute: INodeProto['attribute'] = []): INodeProto => ({ opType, name: `${S}/${name}`, input, output: [`${S}/${name}`], attribute });
+    const x = elem === DataType.FLOAT ? past : `${S}/key_f32`;
+    const thenNodes: INodeProto[] = [
+      ...(elem === DataType.FLOAT ? [] : [op('Cast', [past], 'key_f32', [{ name: 'to', type: 2, i: DataType.FLOAT }])]),
+      op('Slice', [x, `${S}/zero`, `${S}/half`, `${S}/axis`], 'x1'),
+      op('Slice', [x, `${S}/half`, `${S}/full`, `${S}/axis`], 'x2'),
+      op('Mul', [`${S}/x1`, PAST_COS_INPUT], 'x1c'),
+      op('Mul', [`${S}/x2`, PAST_SIN_INPUT], 'x2s'),
+      op('Mul', [`${S}/x2`, PAST_COS_INPUT], 'x2c'),
+      op('Mul', [`${S}/x1`, PAST_SIN_INPUT], 'x1s'),
+      op('Sub', [`${S}/x1c`, `${S}/x2s`], 'r1'),
+      op('Add', [`${S}/x2c`, `${S}/x1s`], 'r2'),
+      op('Concat', [`${S}/r1`, `${S}/r2`], 'r', [{ name: 'axis', type: 2, i: 3 }]),
+      ...(elem === DataType.FLOAT ? [] : [op('Cast', [`${S}/r`], 'r_back', [{ name: 'to', type: 2, i: elem }])]),
+    ];
+    const thenOut = elem === DataType.FLOAT ? `${S}/r` : `${S}/r_back`;
+    const thenBranch = {
+      name: `${S}/then`,
+      node: [...thenNodes, { opType: 'Identity', name: `${S}/then_out`, input: [thenOut], output: [`${S}/rotated_then`] }],
+      initializer: [i64(`${S}/zero`, [0]), i64(`${S}/half`, [headDim / 2]), i64(`${S}/full`, [headDim]), i64(`${S}/axis`, [3])],
+      output: [tensorValueInfo(`${S}/rotated_then`, elem, null)],
+    };
+    const elseBranch = {
+      name: `${S}/else`,
+      node: [{ opType: 'Identity', name: `${S}/else_out`, input: [past], output: [`${S}/rotated_else`] }],
+      output: [tensorValueInfo(`${S}/rotated_else`, elem, null)],
+    };
+    rw.addNodes({
+      opType: 'If',
+      name: `${S}/If`,
+      input: [PAST_ROTATE_INPUT],
+      output: [rotated],
+      attribute: [
+        { name: 'then_branch', type: 5, g: thenBranch },
+        { name: 'else_branch', type: 5, g: elseBranch },
+      ],
+    });
+    for (const n of consumers.get(past) ?? []) rw.editNode(n, { inputs: rw.inputsOf(n).map((i) => (i === past ? rotated : i)) });
   }
 }
 
