@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { DecoderModel } from '../model/DecoderModel.js';
 import { KvCache } from '../model/kv/KvCache.js';
 import type { KvBuffer } from '../model/kv/KvBuffer.js';
+import { KvArena } from '../model/kv/KvArena.js';
 import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRenderer.js';
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
@@ -38,7 +39,7 @@ export interface AssembledContext {
    * position each token takes: what a question pass feeds a graph that rotates its past itself (no JavaScript pass
    * over every key before the first token).
    */
-  laidOut?: { kv: KvCache; targets: Int32Array };
+  laidOut?: { kv: KvCache; targets: Int32Array; arena?: KvArena };
   /** Token id at each assembled position. */
   tokens: number[];
   prefixLength: number;
@@ -107,6 +108,8 @@ export interface GeneratorOptions {
 }
 
 const RENDER_CACHE_ENTRIES = 4096;
+/** Reused laid-out context buffers kept per generator: one 8K context of the smollm2-135m shape (30 x 2 x 3 x 64 x 4 B per token). */
+const LAID_OUT_ARENA_BYTES = 512 * 2 ** 20;
 /** Tokens a tapped question pass runs in one session run (the prefill chunk): a final block always fits. */
 const QUESTION_PASS_ONE_RUN = 512;
 
@@ -139,6 +142,8 @@ export class BlockAttentionGenerator {
   readonly stopIds: number[];
   private prefixPromise: Promise<{ tokens: number[]; kv: KvCache }> | null = null;
   private readonly renderCache = new Map<string, RenderedBlock>();
+  /** Buffers for contexts laid out for one question pass (reused: see KvArena). */
+  private readonly arena = new KvArena(LAID_OUT_ARENA_BYTES);
 
   private constructor(
     readonly model: DecoderModel,
@@ -254,7 +259,7 @@ export class BlockAttentionGenerator {
     if (k === 0 && this.model.rotatesPast) {
       // Assembly is a concatenation; the question pass rotates keys to their slots inside the session, and the
       // re-encoded cache is only formed if something reads it (decoding, after the first token).
-      const laidOut = { kv: KvCache.concat(parts), targets: Int32Array.from({ length: pos }, (_, i) => i) };
+      const laidOut = { kv: KvCache.concat(parts, (n) => this.arena.take(n)), targets: Int32Array.from({ length: pos }, (_, i) => i), arena: this.arena };
       let kv: KvCache | null = null;
       return {
         get kv(): KvCache {
@@ -306,6 +311,13 @@ export class BlockAttentionGenerator {
       attentions: tapRows > 0 ? range(tail - tapRows, tapRows) : undefined,
       pastTargets: inGraph ? context.laidOut?.targets : undefined,
     });
+    if (inGraph) {
+      // The laid-out context was lent for this one run: its buffers go back to the arena, later passes over this
+      // context read the re-encoded `kv`.
+      const laid = context.laidOut as NonNullable<AssembledContext['laidOut']>;
+      context.laidOut = undefined;
+      laid.arena?.give(laid.kv.layers.flatMap((l) => [l.key, l.value]));
+    }
     const kv = headKv ? KvCache.concat([headKv, out.present]) : out.present;
     let cache: KvCache | null = null;
     return {

@@ -122,8 +122,8 @@ export class KvCache {
     );
   }
 
-  /** Token-axis concatenation of caches of the same model. */
-  static concat(parts: KvCache[]): KvCache {
+  /** Token-axis concatenation of caches of the same model (`alloc`: where the output arrays come from). */
+  static concat(parts: KvCache[], alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): KvCache {
     if (parts.length === 0) throw new Error('KvCache.concat needs at least one cache');
     const [first] = parts;
     for (const p of parts) {
@@ -134,7 +134,7 @@ export class KvCache {
     const D = first.headDim;
     const total = parts.reduce((n, p) => n + p.length, 0);
     const join = (get: (p: KvCache) => Float32Array): Float32Array => {
-      const out = new Float32Array(first.kvHeads * total * D);
+      const out = alloc(first.kvHeads * total * D);
       for (let h = 0; h < first.kvHeads; h++) {
         let at = h * total * D;
         for (const p of parts) {
