@@ -91,6 +91,15 @@ export async function runDecodeBench(opts: DecodeBenchOptions = {}): Promise<Dec
       forwardMs.push(performance.now() - t0);
     }
   };
+  const decodeStep = model.decodeStep.bind(model);
+  model.decodeStep = async (...args: Parameters<DecoderModel['decodeStep']>) => {
+    const t0 = performance.now();
+    try {
+      return await decodeStep(...args);
+    } finally {
+      forwardMs.push(performance.now() - t0);
+    }
+  };
   const gen = BlockAttentionGenerator.create(model);
   const results: DecodeResult[] = [];
   try {

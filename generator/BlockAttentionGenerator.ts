@@ -246,24 +246,28 @@ export class BlockAttentionGenerator {
     if (!Number.isInteger(k) || k < 0) throw new RangeError(`recomputeHead ${k} must be a non-negative integer`);
     const tokens = [...prefix.tokens];
     const layout: BlockLayout[] = [];
+    const inGraph = k === 0 && this.model.rotatesPast;
     const parts: KvCache[] = [prefix.kv];
+    const selected: { cache: KvCache; indices: number[] | null }[] = [{ cache: prefix.kv, indices: null }];
     let pos = prefix.tokens.length;
     for (const [i, b] of blocks.entries()) {
       const keep = opts.keep?.[i];
       const indices = keep ? [...keep] : range(0, b.rendered.tokens.length);
-      parts.push(keep ? b.kv.select(indices) : b.kv);
+      selected.push({ cache: b.kv, indices: keep ? indices : null });
+      // Laid out in the session's past directly from the block caches; the re-encoded copy selects on first read.
+      if (!inGraph) parts.push(keep ? b.kv.select(indices) : b.kv);
       tokens.push(...indices.map((j) => b.rendered.tokens[j]));
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
     }
-    if (k === 0 && this.model.rotatesPast) {
+    if (inGraph) {
       // Assembly is a concatenation; the question pass rotates keys to their slots inside the session, and the
       // re-encoded cache is only formed if something reads it (decoding, after the first token).
-      const laidOut = { kv: KvCache.concat(parts, (n) => this.arena.take(n)), targets: Int32Array.from({ length: pos }, (_, i) => i), arena: this.arena };
+      const laidOut = { kv: KvCache.concatSelected(selected, (n) => this.arena.take(n)), targets: Int32Array.from({ length: pos }, (_, i) => i), arena: this.arena };
       let kv: KvCache | null = null;
       return {
         get kv(): KvCache {
-          return (kv ??= layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta));
+          return (kv ??= layOutContiguous(selected.map((p) => (p.indices ? p.cache.select(p.indices) : p.cache)), layers, kvHeads, headDim, ropeTheta));
         },
         laidOut,
         tokens,

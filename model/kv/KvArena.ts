@@ -2,7 +2,8 @@
  * Float32 buffers lent out and given back, for KV laid out only for the length of one session run (a question
  * pass's concatenated context). A fresh multi-megabyte typed array is fresh mmap'd memory: the first write faults
  * in every page, and on a busy machine that costs more than the copy itself (measured: 94 MB laid out in 300 ms
- * fresh, 25 ms into reused memory). Holds at most `maxBytes`; a taken buffer is a view of exactly the length asked.
+ * fresh, 25 ms into reused memory). Holds at most `maxBytes`; a taken buffer is a view of exactly the length asked, cut from the smallest free
+ * one that fits.
  */
 export class KvArena {
   private readonly free: Float32Array[] = [];
@@ -15,8 +16,8 @@ export class KvArena {
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const len = this.free[i]!.length;
-      // At most twice the size asked: a small request does not pin a large buffer.
-      if (len >= n && len <= 2 * n && (best < 0 || len < this.free[best]!.length)) best = i;
+      // The smallest that fits (a compressed context takes a fraction of a whole one's buffer, for one run).
+      if (len >= n && (best < 0 || len < this.free[best]!.length)) best = i;
     }
     if (best < 0) return new Float32Array(n);
     const [buf] = this.free.splice(best, 1) as [Float32Array];
