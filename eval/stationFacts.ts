@@ -89,3 +89,6 @@ export function factsAsSquad(docs: readonly FactDocument[]): object {
     })),
   };
 }
+
+/** The needle-in-a-haystack needle for the induction model: a station fact and its cloze question. */
+export const FACT_NEEDLE = { sentence: factSentence('Kestrel', '4821'), question: clozeQuestion('Kestrel'), answer: '4821' } as const;
