@@ -126,6 +126,12 @@ export async function inductionSection(factsRec: BenchRecord | undefined, niahRe
         sizes.map((t) => [String(t), ...depths.map((d) => `${n.runs.filter((r) => r.cells.find((c) => c.tokens === t && c.depthPercent === d)?.exact).length}/${n.runs.length}`)]),
       ),
       '',
+      ...n.runs.flatMap((r) =>
+        r.cells
+          .filter((c) => !c.exact)
+          .map((c) => `Miss: ${r.label}, ${c.tokens} tokens, depth ${c.depthPercent} %: answered ${JSON.stringify(c.answer)} (needle retrieved: ${c.retrieved}, kept: ${c.kept}).`),
+      ),
+      '',
       niahRec ? `Command: \`${niahRec.command}\` (${fmt(niahRec.seconds, 0)} s).` : '',
       '',
     );
