@@ -215,7 +215,7 @@ function decoderConfig(
     torch_dtype: 'float32',
     use_cache: true,
     'transformers.js_config': { dtype: 'fp32', ...(Object.keys(x.external).length > 0 ? { use_external_data_format: x.external } : {}) },
-    test_model: { seed: x.seed, attention_outputs: x.attentionOutputs, reference_mask: x.referenceMask },
+    test_model: { seed: x.seed, ...(p.weights === 'induction' ? { weights: 'induction' } : {}), attention_outputs: x.attentionOutputs, reference_mask: x.referenceMask },
   };
 }
 
