@@ -11,7 +11,7 @@ import { loadSquad } from '../../../indexer/sources/squad.js';
 import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadEvalSummary } from '../../../eval/squadEval.js';
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
 import { FACT_SETTINGS, formatFactCells, formatNiahGrid, runFactsEval, runNiahSettings } from '../../../eval/factsEval.js';
-import { FACT_NEEDLE, stationFactDocuments } from '../../../eval/stationFacts.js';
+import { FACT_NEEDLE, factsAsSquad, stationFactDocuments } from '../../../eval/stationFacts.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { RESULT_FORMAT, writeBenchRecord } from '../../../bench/report/results.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
@@ -56,6 +56,7 @@ interface FactsOpts extends AskOpts {
   collectionPrefix: string;
   model?: string;
   record?: string;
+  writeData?: string;
 }
 
 const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
@@ -324,7 +325,12 @@ export function registerEvalCommands(program: Command): void {
       .option('--seed <n>', 'seed of the fact sets', '0')
       .option('--collection-prefix <name>', 'collections are <prefix>-<i>', 'facts')
       .option('--model <preset>', 'answer with a built test model ("induction"), built under MODELS_DIR/test if missing')
-      .option('--record <dir>', `${RECORD_HELP} (name induction-facts)`),
+      .option('--record <dir>', `${RECORD_HELP} (name induction-facts)`)
+      .option(
+        '--write-data <file>',
+        'only write the fact sets (same --needles and --seed) as SQuAD v1.1 JSON and exit: the data for `rag probe train` and ' +
+          '`rag calibrate`, which the probe setting and the basin order need first (use another --seed than the evaluation\'s)',
+      ),
     '3',
   ).action(async (opts: FactsOpts) => {
     const request = askRequest(opts);
@@ -337,6 +343,13 @@ export function registerEvalCommands(program: Command): void {
       const facts = docs.flatMap((d) => d.facts).slice(0, Math.min(perSet, needles - i * perSet));
       return { collection: `${opts.collectionPrefix}-${seed + i}`, docs, facts };
     });
+    if (opts.writeData) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.writeData)), { recursive: true });
+      const docs = sets.flatMap((s) => s.docs);
+      fs.writeFileSync(path.resolve(opts.writeData), `${JSON.stringify(factsAsSquad(docs))}\n`);
+      progress(`wrote ${docs.reduce((n, d) => n + d.facts.length, 0)} facts in ${docs.length} documents to ${opts.writeData}`);
+      return;
+    }
     const svc = await openEvalService();
     try {
       const t0 = performance.now();
