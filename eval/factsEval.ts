@@ -29,6 +29,10 @@ export const FACT_SETTINGS: readonly FactSetting[] = [
   { label: 'blocks, probe keep 0.5', mode: 'blocks', compression: 'probe', keepRatio: 0.5, order: 'retrieval' },
   { label: 'blocks, zigzag order', mode: 'blocks', compression: 'none', order: 'zigzag' },
   { label: 'blocks, basin order', mode: 'blocks', compression: 'none', order: 'basin' },
+  // Full mode compresses in text space (kept sentences re-rendered and prefilled) and places blocks by the full-mode profile.
+  { label: 'full, raw keep 0.3', mode: 'full', compression: 'raw', keepRatio: 0.3, order: 'retrieval' },
+  { label: 'full, zigzag order', mode: 'full', compression: 'none', order: 'zigzag' },
+  { label: 'full, basin order', mode: 'full', compression: 'none', order: 'basin' },
 ];
 
 export interface FactMiss {

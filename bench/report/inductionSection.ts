@@ -73,9 +73,9 @@ export async function inductionSection(factsRec: BenchRecord | undefined, niahRe
     'The `induction` preset is a hand-set copying circuit (README, Models): it answers a cloze question ("The access code of <name> Station is") ' +
       'with the code that followed those words in its context, and only if the fact\'s tokens reach it intact. So exact match here measures the ' +
       'pipeline\'s information flow (retrieval, cached blocks, head recompute, KV-space compression, reordering), **not language understanding**. ' +
-      'Retrieval is BM25 (the test embedder has random weights). The probe and the basin profiles (k = 3 and 5, all layers) were trained and ' +
+      'Retrieval is BM25 (the test embedder has random weights). The probe (blocks mode) and the basin profiles (k = 3 and 5, blocks and full mode, all layers) were trained and ' +
       'calibrated on this model first, on a separate fact set: `rag eval facts --write-data train.json --seed 100 --needles 96`, then ' +
-      '`rag probe train --data train.json --n 96` and `rag calibrate --data train.json --k <k> --n 32` (with `GENERATOR_MODEL=test/induction`).',
+      '`rag probe train --data train.json --n 96` and `rag calibrate --data train.json --k <k> --n 32 --mode <mode>` (with `GENERATOR_MODEL=test/induction`).',
     '',
   ];
   const svgs: Record<string, string> = {};
@@ -117,6 +117,9 @@ export async function inductionSection(factsRec: BenchRecord | undefined, niahRe
           return [r.label, `${exact}/${c}`, fmt(exact / c), `${r.cells.filter((x) => x.retrieved).length}/${c}`, `${r.cells.filter((x) => x.kept).length}/${c}`];
         }),
       ),
+      '',
+      'A needle retrieved but not kept was dropped by compression: the probe-free `raw` scorer renormalises every head over the context, so heads ' +
+        'that look only at the question (this model\'s positional heads) add attention on arbitrary context tokens (README, Models).',
       '',
       '![Needle-in-a-haystack heat map](img/induction-niah.svg)',
       '',

@@ -94,6 +94,8 @@ describe('answers of the induction model through POST /v1/ask', () => {
     ['blocks, zigzag order', { order: 'zigzag' }],
     ['blocks, basin order', { order: 'basin' }],
     ['blocks, raw keep 0.3, basin order', { compression: 'raw', keepRatio: 0.3, order: 'basin' }],
+    ['full, raw keep 0.3 (text space)', { compression: 'raw', keepRatio: 0.3 }],
+    ['full, zigzag order', { order: 'zigzag' }],
   ] as const)('%s: every answer starts with the right code', async (label, extra) => {
     const mode = label.startsWith('full') ? 'full' : 'blocks';
     const wrong: string[] = [];
