@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { median } from '../../infra/stats.js';
 import { fmt, markdownTable } from '../../eval/table.js';
 import { calibrationChart, compressChart, efChart, ingestChart, renderSvg, ttftChart, waterfall, waterfallChart } from './charts.js';
+import { inductionSection } from './inductionSection.js';
 import { readResults, type BenchRecord, type ResultSet } from './results.js';
 
 /**
@@ -505,6 +506,7 @@ export async function renderBenchReport(results: ResultSet): Promise<RenderedRep
     prefillSection(b.get('prefill')),
     loadSection(b.get('load')),
     await calibrationSection(b.get('calibration')),
+    await inductionSection(b.get('induction-facts'), b.get('induction-niah')),
   ];
   return {
     markdown: [header(results), ...sections.map((s) => s.markdown)].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n',
