@@ -10,8 +10,9 @@ import { ensureBenchModel, essayChunks, fitBlocks } from './essayBlocks.js';
 /**
  * The stages before the question pass, timed on the generator's own calls (the ones the served path makes) against
  * the question pass they feed, in one run: fetching every block from the disk tier (`blockKvs` with the memory tier
- * emptied) and from memory, assembling them at contiguous positions (`assemble`: native re-encoding + layout), and
- * the question pass; at the contexts in `fullAt`, a full prefill too, for the TTFT ratios of the issue targets.
+ * emptied) and from memory, assembling them at contiguous positions (`assemble`: the concatenation the question pass
+ * feeds; the keys are rotated to their slots inside the question pass's session, so that time is in the question
+ * pass), the question pass; at the contexts in `fullAt`, a full prefill too, for the TTFT ratios of the issue targets.
  * Each stage also reports process CPU time and minor page faults: wall time on a shared machine includes waiting.
  */
 export interface AssembleBenchOptions {

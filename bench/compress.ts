@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DecoderModel } from '../model/DecoderModel.js';
@@ -11,15 +12,18 @@ import { AskPipeline, type AskRun, type StageName } from '../ask/AskPipeline.js'
 import { askResponse } from '../ask/AskResponse.js';
 
 /**
- * Cost of Sentinel compression in the served pipeline: both variants are runs of the ask pipeline the server runs
+ * Cost of Sentinel compression in the served pipeline (compression in the same pass: the served question pass is the
+ * tapped one, its last row's attention leaves the session with its logits, the unkept sentences' KV rows are dropped
+ * and the rest laid out again, and only the final block re-runs over the kept context): both variants are runs of
+ * the ask pipeline the server runs
  * (ask/AskPipeline.ts, the essay chunks as given passages, blocks mode, every block warm in the memory tier, up to
  * the first sampled token), on a real model shape (random weights; compute cost does not depend on them):
  * - `baseline`: no compression: render + fetch KV + assemble + final pass + first token.
  * - `compressed@r`: `compression: probe` at keep ratio r: render + fetch KV + the tapped question pass over the whole
  *   blocks + probe scoring, selection and order + assembly of the kept tokens (`assemble({keep})`) + the final block
  *   re-run over the kept context + first token.
- * Stage times come from the run's own trace. Target: compression costs at most one extra question pass, i.e.
- * compressed TTFT - baseline TTFT <= the baseline's final pass. The probe's weights are seeded random (the bench
+ * Stage times come from the run's own trace. Target: compression costs at most 0.3 extra question passes, i.e.
+ * compressed TTFT - baseline TTFT <= 0.3 of the baseline's final pass (issue 19). The probe's weights are seeded random (the bench
  * model is random too): scoring cost does not depend on them.
  */
 export interface CompressBenchOptions {
@@ -44,6 +48,10 @@ export interface CompressContextResult {
   baseline: { ttftMs: number; assembleMs: number; questionPassMs: number };
   /** At the first keep ratio: the tapped question pass (whole blocks assembled + final block), and score + select + order. */
   probe: { questionPassWithTapsMs: number; scoringMs: number; totalMs: number };
+  /** Tapped question pass stage (assembly + the pass with row-only taps) / the baseline's assembly + plain final pass (target <= 1.1). */
+  tappedOverPlain: number;
+  /** 1-minute load average when this context's runs ended. */
+  loadAverage: number;
   compressed: {
     keepRatio: number;
     keptTokens: number;
@@ -57,6 +65,7 @@ export interface CompressContextResult {
 
 export interface CompressBenchReport {
   model: string;
+  loadAverage: { before: number; after: number; cores: number };
   runs: number;
   threads: number;
   blockTokens: number;
@@ -74,6 +83,7 @@ const stageMs = (run: AskRun, ...stages: StageName[]): number => run.trace.filte
 
 export async function runCompressBench(opts: CompressBenchOptions = {}): Promise<CompressBenchReport> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const loadBefore = Number(os.loadavg()[0].toFixed(2));
   const modelDir = ensureBenchModel(opts.modelDir, log);
   const contexts = opts.contexts ?? [2048, 8192];
   const keepRatios = opts.keepRatios ?? [0.5, 0.2];
@@ -122,12 +132,13 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
       while (n < rendered.length && used + rendered[n]!.tokens.length <= contextTokens) used += rendered[n++]!.tokens.length;
       for (const r of rendered.slice(0, n)) await gen.blockKv(r); // warm the memory tier (not timed)
       const sentences = rendered.slice(0, n).reduce((s, r) => s + r.sentences.length, 0);
-      const t = { ttft: [] as number[], assemble: [] as number[], qpass: [] as number[], tapsPass: [] as number[], scoring: [] as number[] };
+      const t = { ttft: [] as number[], assemble: [] as number[], baseAssemble: [] as number[], qpass: [] as number[], tapsPass: [] as number[], scoring: [] as number[] };
       const comp = keepRatios.map(() => ({ ttft: [] as number[], kept: 0, fetch: [] as number[], qpass: [] as number[], scoring: [] as number[], reassemble: [] as number[], final: [] as number[] }));
       for (let run = 0; run < runs; run++) {
         const base = await ask(n, null);
         t.ttft.push(ttftOf(base));
         t.assemble.push(stageMs(base, 'render', 'fetchKv', 'assemble'));
+        t.baseAssemble.push(stageMs(base, 'assemble'));
         t.qpass.push(stageMs(base, 'finalPass'));
         for (const [ri, keepRatio] of keepRatios.entries()) {
           const c = await ask(n, { keepRatio });
@@ -151,6 +162,7 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
         );
       }
       const baseline = { ttftMs: median(t.ttft), assembleMs: median(t.assemble), questionPassMs: median(t.qpass) };
+      const baseAssemble = median(t.baseAssemble);
       results.push({
         contextTokens,
         promptTokens: used,
@@ -158,6 +170,8 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
         sentences,
         baseline,
         probe: { questionPassWithTapsMs: median(t.tapsPass), scoringMs: median(t.scoring), totalMs: median(t.tapsPass) + median(t.scoring) },
+        tappedOverPlain: median(t.tapsPass) / (baseAssemble + baseline.questionPassMs),
+        loadAverage: Number(os.loadavg()[0].toFixed(2)),
         compressed: keepRatios.map((keepRatio, i) => {
           const c = comp[i]!;
           return {
@@ -173,7 +187,7 @@ export async function runCompressBench(opts: CompressBenchOptions = {}): Promise
   } finally {
     await model.release();
   }
-  return { model: path.basename(modelDir), runs, threads, blockTokens, questionTokens: finalTokens.length, results };
+  return { model: path.basename(modelDir), loadAverage: { before: loadBefore, after: Number(os.loadavg()[0].toFixed(2)), cores: os.cpus().length }, runs, threads, blockTokens, questionTokens: finalTokens.length, results };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -12,8 +12,9 @@ import { ensureBenchModel, essayChunks, fitBlocks } from './essayBlocks.js';
  * assembled question pass over warm blocks, timed per generated token. Reports tokens/s around the 1st, 64th and
  * 256th generated token, and splits each step into the model's forward pass (onnxruntime plus the binding's copy of
  * every output) and everything else (sampling, detokenizing, the generator's own work), so a per-token cost that
- * grows with the tokens already generated shows up in one of the two. `kvBytesOutPerStep` is what the optimum
- * decoder I/O returns per step: the whole past + new KV, copied out of onnxruntime every token.
+ * grows with the tokens already generated shows up in one of the two. `kvBytesOutPerStep` is the KV that leaves
+ * onnxruntime per step: the new token's only when the generator decodes in a KvBuffer (the whole past + new with the
+ * optimum decoder I/O as exported, which `outputCopy` prices on a plain session of the shipped file).
  */
 export interface DecodeBenchOptions {
   modelDir?: string;
@@ -90,6 +91,15 @@ export async function runDecodeBench(opts: DecodeBenchOptions = {}): Promise<Dec
       forwardMs.push(performance.now() - t0);
     }
   };
+  const decodeStep = model.decodeStep.bind(model);
+  model.decodeStep = async (...args: Parameters<DecoderModel['decodeStep']>) => {
+    const t0 = performance.now();
+    try {
+      return await decodeStep(...args);
+    } finally {
+      forwardMs.push(performance.now() - t0);
+    }
+  };
   const gen = BlockAttentionGenerator.create(model);
   const results: DecodeResult[] = [];
   try {
@@ -125,7 +135,8 @@ export async function runDecodeBench(opts: DecodeBenchOptions = {}): Promise<Dec
           stepMs: round(stepMs),
           forwardMs: round(fw),
           otherMs: round(median(s.map((x, i) => x - f[i]))),
-          kvBytesOutPerStep: layers * 2 * kvHeads * headDim * 4 * (used + from + WINDOW / 2 + 1),
+          // Decoding in a KvBuffer returns the new token's KV only; otherwise the whole past + new comes out.
+          kvBytesOutPerStep: layers * 2 * kvHeads * headDim * 4 * (model.decodesInBuffer ? 1 : used + from + WINDOW / 2 + 1),
         };
       };
       const windows = [1, 64, 256].map(windowAt).filter((w): w is DecodeWindow => w !== null);
@@ -152,7 +163,8 @@ export async function runDecodeBench(opts: DecodeBenchOptions = {}): Promise<Dec
 }
 
 async function probeOutputCopy(model: DecoderModel, past: KvCache, threads: number): Promise<OutputCopyProbe> {
-  const session = await ort.InferenceSession.create(model.onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  // The export as shipped (the runtime rewrite adds inputs this probe does not feed).
+  const session = await ort.InferenceSession.create(path.join(model.dir, model.onnxFile), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   try {
     const { layers, kvHeads, headDim } = model.config;
     const P = past.length;

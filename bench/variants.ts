@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
 import { VARIANTS, VARIANT_NAMES, type VariantName } from '../model/builder/variants.js';
-import { DTYPE_FILES, type DecoderDtype } from '../model/ModelFiles.js';
+import type { DecoderDtype } from '../infra/decoderDtypes.js';
+import { DTYPE_FILES } from '../model/ModelFiles.js';
 
 /**
  * `rag bench variants`: every export family on one real model shape (qwen2.5-0.5b by default: weights are random,

@@ -20,6 +20,10 @@ export interface EvalAskRequest {
   maxTokens: number;
   /** Greedy decoding: evaluations must be repeatable. */
   temperature: number;
+  /** Blocks mode: recompute the first k tokens of each block in context (default 0). */
+  recomputeHead?: number;
+  /** Retrieval: default the service's (hybrid). */
+  searchMode?: 'dense' | 'bm25' | 'hybrid';
 }
 
 export interface KeptSentence {

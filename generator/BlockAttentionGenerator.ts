@@ -4,6 +4,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DecoderModel } from '../model/DecoderModel.js';
 import { KvCache } from '../model/kv/KvCache.js';
+import type { KvBuffer } from '../model/kv/KvBuffer.js';
+import { KvArena } from '../model/kv/KvArena.js';
 import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRenderer.js';
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
@@ -30,8 +32,14 @@ export interface BlockLayout {
 }
 
 export interface AssembledContext {
-  /** KV of prefix + blocks at contiguous positions 0..length-1. */
-  kv: KvCache;
+  /** KV of prefix + blocks at contiguous positions 0..length-1 (re-encoded on first read when `laidOut` is set). */
+  readonly kv: KvCache;
+  /**
+   * The same context laid out by concatenation only, each key still at the position it was cached at, and the
+   * position each token takes: what a question pass feeds a graph that rotates its past itself (no JavaScript pass
+   * over every key before the first token).
+   */
+  laidOut?: { kv: KvCache; targets: Int32Array; arena?: KvArena };
   /** Token id at each assembled position. */
   tokens: number[];
   prefixLength: number;
@@ -100,6 +108,10 @@ export interface GeneratorOptions {
 }
 
 const RENDER_CACHE_ENTRIES = 4096;
+/** Reused laid-out context buffers kept per generator: one 8K context of the smollm2-135m shape (30 x 2 x 3 x 64 x 4 B per token). */
+const LAID_OUT_ARENA_BYTES = 512 * 2 ** 20;
+/** Tokens a tapped question pass runs in one session run (the prefill chunk): a final block always fits. */
+const QUESTION_PASS_ONE_RUN = 512;
 
 const range = (start: number, n: number): number[] => Array.from({ length: n }, (_, i) => start + i);
 
@@ -130,6 +142,8 @@ export class BlockAttentionGenerator {
   readonly stopIds: number[];
   private prefixPromise: Promise<{ tokens: number[]; kv: KvCache }> | null = null;
   private readonly renderCache = new Map<string, RenderedBlock>();
+  /** Buffers for contexts laid out for one question pass (reused: see KvArena). */
+  private readonly arena = new KvArena(LAID_OUT_ARENA_BYTES);
 
   private constructor(
     readonly model: DecoderModel,
@@ -232,15 +246,34 @@ export class BlockAttentionGenerator {
     if (!Number.isInteger(k) || k < 0) throw new RangeError(`recomputeHead ${k} must be a non-negative integer`);
     const tokens = [...prefix.tokens];
     const layout: BlockLayout[] = [];
+    const inGraph = k === 0 && this.model.rotatesPast;
     const parts: KvCache[] = [prefix.kv];
+    const selected: { cache: KvCache; indices: number[] | null }[] = [{ cache: prefix.kv, indices: null }];
     let pos = prefix.tokens.length;
     for (const [i, b] of blocks.entries()) {
       const keep = opts.keep?.[i];
       const indices = keep ? [...keep] : range(0, b.rendered.tokens.length);
-      parts.push(keep ? b.kv.select(indices) : b.kv);
+      selected.push({ cache: b.kv, indices: keep ? indices : null });
+      // Laid out in the session's past directly from the block caches; the re-encoded copy selects on first read.
+      if (!inGraph) parts.push(keep ? b.kv.select(indices) : b.kv);
       tokens.push(...indices.map((j) => b.rendered.tokens[j]));
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
+    }
+    if (inGraph) {
+      // Assembly is a concatenation; the question pass rotates keys to their slots inside the session, and the
+      // re-encoded cache is only formed if something reads it (decoding, after the first token).
+      const laidOut = { kv: KvCache.concatSelected(selected, (n) => this.arena.take(n)), targets: Int32Array.from({ length: pos }, (_, i) => i), arena: this.arena };
+      let kv: KvCache | null = null;
+      return {
+        get kv(): KvCache {
+          return (kv ??= layOutContiguous(selected.map((p) => (p.indices ? p.cache.select(p.indices) : p.cache)), layers, kvHeads, headDim, ropeTheta));
+        },
+        laidOut,
+        tokens,
+        prefixLength: prefix.tokens.length,
+        layout,
+      };
     }
     const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
     if (k > 0) {
@@ -256,32 +289,50 @@ export class BlockAttentionGenerator {
     return { kv, tokens, prefixLength: prefix.tokens.length, layout };
   }
 
-  /** Runs `tokens` (normally the final block) with full attention over the assembled context. */
+  /**
+   * Runs `tokens` (normally the final block) with full attention over the assembled context, in one session run
+   * when they fit one prefill chunk: the tapped rows come out of the same run as the logits (row-only taps), so a
+   * tapped question pass is the served pass. Only the pass's own KV leaves the session; `cache` (context + pass)
+   * is joined on first read.
+   */
   async questionPass(context: AssembledContext, tokens: number[], opts: PassOptions = {}): Promise<QuestionPassResult> {
     if (tokens.length === 0) throw new Error('questionPass: no tokens');
     const tapRows = opts.tapRows ?? 0;
     if (!Number.isInteger(tapRows) || tapRows < 0 || tapRows > tokens.length) throw new RangeError(`questionPass: tapRows ${tapRows} outside [0, ${tokens.length}]`);
-    const start = context.kv.length;
-    let past: KvCache | null = start > 0 ? context.kv : null;
-    const untapped = tokens.length - tapRows;
-    if (tapRows > 0 && untapped > 0) {
-      const head = await this.model.forward(tokens.slice(0, untapped), range(start, untapped), past, { logits: 'none', present: 'all' });
-      past = head.present;
+    const start = context.tokens.length;
+    // A long tapped pass (full mode) runs its head untapped in chunks, then the tail with the taps.
+    const tail = tapRows > 0 && tokens.length > QUESTION_PASS_ONE_RUN ? tapRows : tokens.length;
+    const head = tokens.length - tail;
+    const inGraph = head === 0 && context.laidOut !== undefined;
+    let past: KvCache | null = start === 0 ? null : inGraph ? (context.laidOut as { kv: KvCache }).kv : context.kv;
+    let headKv: KvCache | null = null;
+    if (head > 0) {
+      headKv = (await this.model.forward(tokens.slice(0, head), range(start, head), past, { logits: 'none' })).present;
+      past = past ? KvCache.concat([past, headKv]) : headKv;
     }
-    const runFrom = tapRows > 0 ? untapped : 0;
-    const out = await this.model.forward(tokens.slice(runFrom), range(start + runFrom, tokens.length - runFrom), past, {
+    const out = await this.model.forward(tokens.slice(head), range(start + head, tail), past, {
       logits: 'last',
-      attentions: tapRows > 0,
-      present: 'all',
+      attentions: tapRows > 0 ? range(tail - tapRows, tapRows) : undefined,
+      pastTargets: inGraph ? context.laidOut?.targets : undefined,
     });
-    const cache = out.present;
+    if (inGraph) {
+      // The laid-out context was lent for this one run: its buffers go back to the arena, later passes over this
+      // context read the re-encoded `kv`.
+      const laid = context.laidOut as NonNullable<AssembledContext['laidOut']>;
+      context.laidOut = undefined;
+      laid.arena?.give(laid.kv.layers.flatMap((l) => [l.key, l.value]));
+    }
+    const kv = headKv ? KvCache.concat([headKv, out.present]) : out.present;
+    let cache: KvCache | null = null;
     return {
       context,
       tokens,
       start,
       logits: out.logits as Float32Array,
-      kv: start > 0 ? cache.slice(start) : cache,
-      cache,
+      kv,
+      get cache(): KvCache {
+        return (cache ??= start > 0 ? KvCache.concat([context.kv, kv]) : kv);
+      },
       attentions: out.attentions,
     };
   }
@@ -317,7 +368,10 @@ export class BlockAttentionGenerator {
     const stream = new TextStream(this.model.tokenizer);
     let firstTokenMs: number | null = null;
     let finishReason: FinishReason = 'length';
-    let cache = pass.cache;
+    // One buffer per answer with room for every token it may generate (made after the first token, which needs
+    // none): no step copies the context again.
+    let buffer: KvBuffer | null = null;
+    let cache: KvCache | null = null;
     let logits = pass.logits;
     while (tokenIds.length < maxTokens) {
       if (signal?.aborted) {
@@ -333,9 +387,16 @@ export class BlockAttentionGenerator {
       tokenIds.push(id);
       yield { id, text: stream.push(id) };
       if (tokenIds.length >= maxTokens) break;
-      const out = await this.model.forward([id], [cache.length], cache, { logits: 'last', present: 'all' });
-      cache = out.present;
-      logits = out.logits as Float32Array;
+      if (!buffer && !cache) {
+        if (this.model.decodesInBuffer) buffer = this.model.decodeBuffer(pass.start > 0 ? [pass.context.kv, pass.kv] : [pass.kv], maxTokens - tokenIds.length);
+        else cache = pass.cache;
+      }
+      if (buffer) logits = await this.model.decodeStep(buffer, id, buffer.length);
+      else {
+        const out = await this.model.forward([id], [(cache as KvCache).length], cache, { logits: 'last', present: 'all' });
+        cache = out.present;
+        logits = out.logits as Float32Array;
+      }
     }
     return { tokenIds, text: stream.text(), finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
   }

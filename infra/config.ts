@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { DECODER_DTYPES } from '../model/ModelFiles.js';
+import { DECODER_DTYPES } from './decoderDtypes.js';
 import { DomainError } from './errors.js';
 
 /** Service configuration, read once from the environment and validated up front so a bad value fails at start-up, not mid-request. */

@@ -5,11 +5,14 @@ import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { DomainError } from '../infra/errors.js';
 import { decoderShapeFromConfig, type DecoderShape } from './DecoderShape.js';
+import { KvBuffer } from './kv/KvBuffer.js';
 import { HalfLayerKv, KvCache, type LayerKv } from './kv/KvCache.js';
 import { float32ToHalf, halfToFloat32 } from './kv/half.js';
-import { chooseDecoderFile, filesOfDecoder, type DecoderDtype } from './ModelFiles.js';
+import type { DecoderDtype } from '../infra/decoderDtypes.js';
+import { chooseDecoderFile, filesOfDecoder } from './ModelFiles.js';
 import type { DecoderExport, PositionsMode } from './onnx/DecoderExport.js';
-import { prepareRuntimeGraph, type RuntimeGraph } from './onnx/RuntimeGraph.js';
+import { newKvOutputName, PAST_COS_INPUT, PAST_ROTATE_INPUT, PAST_SIN_INPUT, prepareRuntimeGraph, type RuntimeGraph } from './onnx/RuntimeGraph.js';
+import { ropeInverseFrequencies, rotationTable } from './kv/rope.js';
 
 export interface DecoderLoadOptions {
   /** onnxruntime intra-op threads (0 = one per core). */
@@ -58,6 +61,11 @@ export interface ForwardOptions {
   additiveMask?: Float32Array;
   /** 'new' (default): KV of the new tokens only; 'all': past + new as onnxruntime returns it (saves a copy when decoding). */
   present?: 'new' | 'all';
+  /**
+   * Where the past's tokens are to be (one position per past token): their keys, cached at `past.positions`, are
+   * rotated to these before the pass, inside the session when the graph can (RuntimeGraph.rotatesPast), else here.
+   */
+  pastTargets?: ArrayLike<number>;
 }
 
 export interface ForwardResult {
@@ -242,7 +250,10 @@ export class DecoderModel {
     if (rows && !this.hasAttentions) throw new Error('forward: attentions requested but the model was loaded without taps (load with {taps: true})');
     this.checkPositions(positionIds, P);
     const chunk = this.prefillChunk;
-    if (chunk > 0 && S > chunk && !rows && logitsMode !== 'all' && !opts.additiveMask) return this.forwardInChunks(inputIds, positionIds, past, logitsMode, opts.present ?? 'new', chunk);
+    if (chunk > 0 && S > chunk && !rows && logitsMode !== 'all' && !opts.additiveMask) {
+      if (opts.pastTargets && past) past = past.reencodeTo(opts.pastTargets, this.config.ropeTheta);
+      return this.forwardInChunks(inputIds, positionIds, past, logitsMode, opts.present ?? 'new', chunk);
+    }
 
     const feeds: Record<string, ort.Tensor> = { input_ids: int64(inputIds, [1, S]) };
     if (this.io.referenceMask) {
@@ -269,6 +280,11 @@ export class DecoderModel {
     if (past && (past.layerCount !== layers || past.kvHeads !== kvHeads || past.headDim !== headDim)) {
       throw new Error(`forward: past cache shape ${past.layerCount}x${past.kvHeads}x${past.headDim} does not match the model ${layers}x${kvHeads}x${headDim}`);
     }
+    if (opts.pastTargets && past) {
+      if (opts.pastTargets.length !== P) throw new Error(`forward: ${opts.pastTargets.length} past targets for ${P} past tokens`);
+      if (!this.runtime.rotatesPast) past = past.reencodeTo(opts.pastTargets, this.config.ropeTheta);
+      else this.feedPastRotation(feeds, past.positions, opts.pastTargets);
+    } else this.feedPastRotation(feeds, null, null);
     const kvTensor = (l: LayerKv | null, kind: 'key' | 'value'): ort.Tensor => {
       const dims = [1, kvHeads, P, headDim];
       if (!this.io.kvHalf) return new ort.Tensor('float32', l ? l[kind] : new Float32Array(0), dims);
@@ -281,9 +297,14 @@ export class DecoderModel {
       feeds[`past_key_values.${i}.value`] = kvTensor(past ? past.layers[i] : null, 'value');
     }
 
+    const all = opts.present === 'all' && P > 0;
+    // Only the pass's own KV leaves the session (see RuntimeGraph.newKv); 'all' joins it to the past here, except for
+    // fp16 graphs, whose fp16 present is fed back as is.
+    const rotatedInGraph = !!opts.pastTargets && !!past && this.runtime.rotatesPast;
+    const sliced = this.runtime.newKv && !(all && (this.io.kvHalf || rotatedInGraph));
     const fetches: string[] = [];
     if (logitsMode !== 'none') fetches.push('logits');
-    for (let i = 0; i < layers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
+    for (let i = 0; i < layers; i++) fetches.push(...(sliced ? [newKvOutputName(i, 'key'), newKvOutputName(i, 'value')] : [`present.${i}.key`, `present.${i}.value`]));
     if (rows) fetches.push(...this.attentionOutputs);
     this.forwardCalls++;
     const out = await this.session.run(feeds, fetches);
@@ -295,17 +316,18 @@ export class DecoderModel {
       for (let h = 0; h < kvHeads; h++) res.set(data.subarray((h * T + P) * headDim, (h * T + T) * headDim) as never, h * S * headDim);
       return res;
     };
-    const all = opts.present === 'all' && P > 0;
     const layerOf = (k: ort.Tensor, v: ort.Tensor): LayerKv => {
-      const [kd, vd] = all ? [k.data as HalfOrFloat, v.data as HalfOrFloat] : [newOnly(k.data as HalfOrFloat), newOnly(v.data as HalfOrFloat)];
+      const [kd, vd] = all || sliced ? [k.data as HalfOrFloat, v.data as HalfOrFloat] : [newOnly(k.data as HalfOrFloat), newOnly(v.data as HalfOrFloat)];
       return kd instanceof Uint16Array ? new HalfLayerKv(kd, vd as Uint16Array) : { key: kd, value: vd as Float32Array };
     };
-    const present = new KvCache(
-      Array.from({ length: layers }, (_, i) => layerOf(out[`present.${i}.key`], out[`present.${i}.value`])),
+    const names = (i: number): [string, string] => (sliced ? [newKvOutputName(i, 'key'), newKvOutputName(i, 'value')] : [`present.${i}.key`, `present.${i}.value`]);
+    let present = new KvCache(
+      Array.from({ length: layers }, (_, i) => layerOf(out[names(i)[0]], out[names(i)[1]])),
       kvHeads,
       headDim,
-      all ? Int32Array.from([...(past as KvCache).positions, ...Array.from(positionIds)]) : Int32Array.from(positionIds),
+      all && !sliced ? Int32Array.from([...Array.from(rotatedInGraph ? (opts.pastTargets as ArrayLike<number>) : (past as KvCache).positions), ...Array.from(positionIds)]) : Int32Array.from(positionIds),
     );
+    if (all && sliced) present = KvCache.concat([past as KvCache, present]);
     const result: ForwardResult = { present };
     if (logitsMode !== 'none') {
       const logits = asFloat32(out.logits);
@@ -323,6 +345,95 @@ export class DecoderModel {
       });
     }
     return result;
+  }
+
+  /** Whether the graph re-encodes a past to target positions itself (see RuntimeGraph.rotatesPast). */
+  get rotatesPast(): boolean {
+    return this.runtime.rotatesPast;
+  }
+
+  /** The past-rotation inputs: cos/sin of each past token's delta (target - cached), or "do not rotate". */
+  private feedPastRotation(feeds: Record<string, ort.Tensor>, cached: ArrayLike<number> | null, targets: ArrayLike<number> | null): void {
+    if (!this.runtime.rotatesPast) return;
+    const half = this.config.headDim / 2;
+    if (!cached || !targets) {
+      feeds[PAST_ROTATE_INPUT] = new ort.Tensor('bool', Uint8Array.of(0), []);
+      feeds[PAST_COS_INPUT] = new ort.Tensor('float32', new Float32Array(half), [1, half]);
+      feeds[PAST_SIN_INPUT] = new ort.Tensor('float32', new Float32Array(half), [1, half]);
+      return;
+    }
+    const P = targets.length;
+    const table = rotationTable(Float64Array.from({ length: P }, (_, t) => targets[t] - cached[t]), ropeInverseFrequencies(this.config.headDim, this.config.ropeTheta));
+    const cos = new Float32Array(P * half);
+    const sin = new Float32Array(P * half);
+    for (let t = 0; t < P; t++) {
+      const r = table.row[t];
+      if (r < 0) cos.fill(1, t * half, (t + 1) * half);
+      else {
+        cos.set(table.cos.subarray(r * half, (r + 1) * half), t * half);
+        sin.set(table.sin.subarray(r * half, (r + 1) * half), t * half);
+      }
+    }
+    feeds[PAST_ROTATE_INPUT] = new ort.Tensor('bool', Uint8Array.of(1), []);
+    feeds[PAST_COS_INPUT] = new ort.Tensor('float32', cos, [P, half]);
+    feeds[PAST_SIN_INPUT] = new ort.Tensor('float32', sin, [P, half]);
+  }
+
+  /** Whether `decodeStep` can run on this graph: it takes explicit positions and returns the new tokens' KV alone. */
+  get decodesInBuffer(): boolean {
+    return this.runtime.newKv && this.positions === 'honoured' && this.io.positionIds;
+  }
+
+  /** A decode buffer holding `parts`, with room for `extra` more tokens, in the KV type the graph takes. */
+  decodeBuffer(parts: readonly KvCache[], extra: number): KvBuffer {
+    return KvBuffer.of(parts, extra, this.io.kvHalf);
+  }
+
+  /**
+   * One decoding step over a KvBuffer: the whole buffer is fed as the past with its empty slots masked out, only the
+   * new token's KV and logits leave the session, and the KV is written into the buffer's next slot. Per step this
+   * costs the same whatever the number of tokens already generated (the attention over the buffer aside).
+   */
+  async decodeStep(buffer: KvBuffer, tokenId: number, position: number): Promise<Float32Array> {
+    if (!this.decodesInBuffer) throw new Error(`decodeStep: model ${this.label} cannot decode in a buffer`);
+    if (buffer.length >= buffer.capacity) throw new RangeError(`decodeStep: the buffer is full (${buffer.capacity} tokens)`);
+    const { layers, kvHeads, headDim } = this.config;
+    const cap = buffer.capacity;
+    const n = buffer.length;
+    this.checkPositions([position], cap);
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64([tokenId], [1, 1]), position_ids: int64([position], [1, 1]) };
+    if (this.io.referenceMask) {
+      const mask = new Float32Array(cap + 1);
+      mask.fill(-3.4028234663852886e38, n, cap);
+      feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, 1, cap + 1]);
+    } else {
+      const mask = new BigInt64Array(cap + 1);
+      mask.fill(1n, 0, n);
+      mask[cap] = 1n;
+      feeds.attention_mask = new ort.Tensor('int64', mask, [1, cap + 1]);
+    }
+    const selector = this.runtime.logitsRows;
+    if (selector?.kind === 'rows') feeds[selector.input] = int64([0], [1]);
+    if (selector?.kind === 'count') feeds[selector.input] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+    if (this.runtime.taps) feeds[this.runtime.taps.rowsInput] = int64([0], [1]);
+    this.feedPastRotation(feeds, null, null);
+    const dims = [1, kvHeads, cap, headDim];
+    const type = this.io.kvHalf ? 'float16' : 'float32';
+    const fetches = ['logits'];
+    for (let i = 0; i < layers; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor(type, buffer.layers[i]!.key, dims);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor(type, buffer.layers[i]!.value, dims);
+      fetches.push(newKvOutputName(i, 'key'), newKvOutputName(i, 'value'));
+    }
+    this.forwardCalls++;
+    const out = await this.session.run(feeds, fetches);
+    const layerOf = (i: number): LayerKv => {
+      const k = out[newKvOutputName(i, 'key')].data as HalfOrFloat;
+      const v = out[newKvOutputName(i, 'value')].data as HalfOrFloat;
+      return k instanceof Uint16Array ? new HalfLayerKv(k, v as Uint16Array) : { key: k, value: v as Float32Array };
+    };
+    buffer.append(new KvCache(Array.from({ length: layers }, (_, i) => layerOf(i)), kvHeads, headDim, Int32Array.of(position)));
+    return asFloat32(out.logits);
   }
 
   /** A long pass as consecutive chunks over the growing cache (see DecoderLoadOptions.prefillChunk). */

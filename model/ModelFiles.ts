@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DECODER_DTYPES, type DecoderDtype } from '../infra/decoderDtypes.js';
 
 /**
  * Which ONNX file of a model folder is the decoder. Hugging Face repos of optimum/transformers.js exports hold one
@@ -7,8 +8,6 @@ import path from 'node:path';
  * data companions (`<file>_data`, `<file>_data_1`, ...); onnxruntime-genai exports name theirs in genai_config.json
  * (weights in `<file>.data`).
  */
-export const DECODER_DTYPES = ['fp32', 'fp16', 'q4', 'q4f16', 'int8'] as const;
-export type DecoderDtype = (typeof DECODER_DTYPES)[number];
 
 export const DTYPE_FILES: Record<DecoderDtype, string> = {
   fp32: 'onnx/model.onnx',

@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { env, type ProgressCallback, type ProgressInfo } from '@huggingface/transformers';
 import { DomainError } from '../infra/errors.js';
 import type { Config } from '../infra/config.js';
-import { chooseDecoderFile, decoderFilesToPull, DecoderFileError, genaiDecoderFile, METADATA_FILES, type DecoderDtype } from './ModelFiles.js';
+import type { DecoderDtype } from '../infra/decoderDtypes.js';
+import { chooseDecoderFile, decoderFilesToPull, DecoderFileError, genaiDecoderFile, METADATA_FILES } from './ModelFiles.js';
 import { isHubId, ModelNotFoundError, resolveModelDir } from './resolveModelDir.js';
 
 /**

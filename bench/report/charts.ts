@@ -136,3 +136,49 @@ export function compressChart(bars: readonly CompressBar[], model: string): TopL
     },
   };
 }
+
+/** One stage of one run drawn as a waterfall segment: it starts where the previous stage of its bar ended. */
+export interface WaterfallSegment {
+  /** Facet row (a TTFT mode, a compression variant). */
+  group: string;
+  /** Bar within the row (a context length). */
+  bar: string;
+  stage: string;
+  startMs: number;
+  endMs: number;
+}
+
+/** Consecutive stages as segments from 0 (stage order kept; zero-length stages dropped). */
+export function waterfall(group: string, bar: string, stages: readonly [string, number][]): WaterfallSegment[] {
+  let at = 0;
+  const out: WaterfallSegment[] = [];
+  for (const [stage, ms] of stages) {
+    if (!(ms > 0)) continue;
+    out.push({ group, bar, stage, startMs: at, endMs: at + ms });
+    at += ms;
+  }
+  return out;
+}
+
+/** Stage waterfalls, one facet row per group with its own time axis (full prefill and cached blocks differ by 10-100x). */
+export function waterfallChart(segments: readonly WaterfallSegment[], title: string, subtitle: string, stageOrder: readonly string[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle },
+    data: { values: segments.map((s) => ({ ...s })) },
+    facet: { row: { field: 'group', type: 'nominal', title: null, sort: [...new Set(segments.map((s) => s.group))] } },
+    spec: {
+      width: WIDTH,
+      height: { step: 18 },
+      mark: { type: 'bar' },
+      encoding: {
+        y: { field: 'bar', type: 'nominal', title: 'context', sort: [...new Set(segments.map((s) => s.bar))] },
+        x: { field: 'startMs', type: 'quantitative', title: 'ms from the start of the ask' },
+        x2: { field: 'endMs' },
+        color: { field: 'stage', type: 'nominal', title: 'stage', sort: [...stageOrder], scale: { domain: [...stageOrder] } },
+        tooltip: [{ field: 'stage' }, { field: 'startMs' }, { field: 'endMs' }],
+      },
+    },
+    resolve: { scale: { x: 'independent' } },
+  };
+}

@@ -9,7 +9,9 @@ import { CHATML_TEMPLATE, learnBpe, tokenizerJson, SPECIAL_TOKENS } from './bpeT
 import { ENGLISH_SAMPLE } from './englishSample.js';
 import { Numerics } from './numerics.js';
 import { PRESETS, isPresetName, type DecoderPreset, type EncoderPreset, type Preset, type PresetName } from './presets.js';
-import { SeededWeights } from './seededWeights.js';
+import { SeededWeights, type DecoderWeights } from './seededWeights.js';
+import { InductionWeights } from './inductionWeights.js';
+import { PASS_THROUGH_TEMPLATE, inductionCorpus } from './inductionCorpus.js';
 import { VARIANTS, VARIANT_NAMES, isVariantName, type VariantName, type VariantSpec } from './variants.js';
 import { WeightSpool } from './WeightSpool.js';
 
@@ -63,7 +65,8 @@ export function buildTestModel(presetName: PresetName | string, outDir: string, 
 
   // Tokenizer first: its size bounds the model vocabulary.
   const mergeBudget = Math.min(preset.tokenizerVocab, preset.vocabSize) - 256 - SPECIAL_TOKENS.length;
-  const bpe = learnBpe(readCorpus(opts.corpus), Math.max(0, mergeBudget));
+  const induction = preset.kind === 'decoder' && preset.weights === 'induction';
+  const bpe = learnBpe(opts.corpus || !induction ? readCorpus(opts.corpus) : inductionCorpus(), Math.max(0, mergeBudget));
   const tok = tokenizerJson(bpe);
   const ids = tok.specialTokenIds;
   if (tok.vocabSize > preset.vocabSize) throw new Error(`tokenizer vocab ${tok.vocabSize} exceeds model vocab ${preset.vocabSize}`);
@@ -82,7 +85,7 @@ export function buildTestModel(presetName: PresetName | string, outDir: string, 
   }
   const spool = new WeightSpool(onnxDir, stem);
   const g = new GraphBuilder();
-  const weights = new SeededWeights(seed, initStd);
+  const weights: DecoderWeights = induction ? new InductionWeights(preset as DecoderPreset) : new SeededWeights(seed, initStd);
   let graph: IGraphProto;
   try {
     if (preset.kind === 'encoder') graph = buildEncoderGraph(preset, { seed, initStd }, spool);
@@ -136,7 +139,7 @@ export function buildTestModel(presetName: PresetName | string, outDir: string, 
     clean_up_tokenization_spaces: false,
     errors: 'replace',
     model_max_length: preset.maxPositions,
-    chat_template: CHATML_TEMPLATE,
+    chat_template: induction ? PASS_THROUGH_TEMPLATE : CHATML_TEMPLATE,
     added_tokens_decoder: Object.fromEntries(
       SPECIAL_TOKENS.map((t) => [String(ids[t]), { content: t, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]),
     ),
@@ -212,7 +215,7 @@ function decoderConfig(
     torch_dtype: 'float32',
     use_cache: true,
     'transformers.js_config': { dtype: 'fp32', ...(Object.keys(x.external).length > 0 ? { use_external_data_format: x.external } : {}) },
-    test_model: { seed: x.seed, attention_outputs: x.attentionOutputs, reference_mask: x.referenceMask },
+    test_model: { seed: x.seed, ...(p.weights === 'induction' ? { weights: 'induction' } : {}), attention_outputs: x.attentionOutputs, reference_mask: x.referenceMask },
   };
 }
 

@@ -3,10 +3,10 @@ import { DataType, type IGraphProto } from '../onnx/proto.js';
 import { ropeInverseFrequencies } from '../kv/rope.js';
 import type { Numerics } from './numerics.js';
 import type { DecoderPreset } from './presets.js';
-import type { SeededWeights } from './seededWeights.js';
+import type { DecoderWeights } from './seededWeights.js';
 
 export interface DecoderGraphOptions {
-  weights: SeededWeights;
+  weights: DecoderWeights;
   /** Also expose each layer's attention Softmax output (named as the tap rewriter names them). */
   attentionOutputs: boolean;
   /** Reference variant: `attention_mask` is an explicit additive float mask [B,1,S,past+S]. */

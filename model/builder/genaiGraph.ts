@@ -3,7 +3,7 @@ import { DataType, type IGraphProto } from '../onnx/proto.js';
 import { ropeInverseFrequencies } from '../kv/rope.js';
 import type { Numerics } from './numerics.js';
 import type { DecoderPreset } from './presets.js';
-import { transpose, type SeededWeights } from './seededWeights.js';
+import { transpose, type DecoderWeights } from './seededWeights.js';
 
 const I64 = DataType.INT64;
 const I32 = DataType.INT32;
@@ -29,7 +29,7 @@ function packColumns(parts: { values: Float32Array; cols: number }[], K: number)
  * no position_ids input: positions come from the cache index (seqlens_k from the attention mask). Same seeded weights
  * as the optimum variants; the (tied) LM head is a quantized copy of the embedding, as the builder writes it.
  */
-export function buildGenaiGraph(p: DecoderPreset, weights: SeededWeights, g: GraphBuilder, nx: Numerics): IGraphProto {
+export function buildGenaiGraph(p: DecoderPreset, weights: DecoderWeights, g: GraphBuilder, nx: Numerics): IGraphProto {
   const D = p.hidden / p.heads;
   const eps = { float: p.rmsNormEps };
   const linear = (name: string, input: string, inDim: number, outDim: number, scope: string, outName: string | null = null): string =>

@@ -20,6 +20,11 @@ export interface DecoderPreset {
    * (qwen2.5-0.5b fp32 is one 1.9 GB protobuf, like the real export) unless past protobuf's 2 GiB limit.
    */
   externalData: boolean;
+  /**
+   * `seeded` (default): random weights from the seed. `induction`: hand-set weights that copy from context (see
+   * inductionWeights.ts), with their own tokenizer corpus and a pass-through chat template.
+   */
+  weights?: 'seeded' | 'induction';
 }
 
 export interface EncoderPreset {
@@ -89,6 +94,25 @@ export const PRESETS = {
     qkvBias: true,
     tokenizerVocab: 8192,
     externalData: false,
+  },
+  // Hand-set induction circuit (inductionWeights.ts): a model whose attention means something, for end-to-end answer tests.
+  induction: {
+    kind: 'decoder',
+    modelType: 'qwen2',
+    layers: 3,
+    hidden: 256,
+    intermediate: 16,
+    heads: 2,
+    kvHeads: 1,
+    vocabSize: 1024,
+    ropeTheta: 1e26,
+    rmsNormEps: 1e-6,
+    maxPositions: 32768,
+    tiedEmbeddings: false,
+    qkvBias: true,
+    tokenizerVocab: 1024,
+    externalData: false,
+    weights: 'induction',
   },
   'tiny-encoder': {
     kind: 'encoder',

@@ -1,11 +1,19 @@
 import { SeededRandom } from '../../infra/random.js';
 
+/** Where a decoder graph builder gets its fp32 weights, by Hugging Face tensor name (layouts as in SeededWeights). */
+export interface DecoderWeights {
+  linear(name: string, inDim: number, outDim: number): Float32Array;
+  bias(name: string, dim: number): Float32Array;
+  norm(name: string, dim: number): Float32Array;
+  embedding(vocab: number, hidden: number): Float32Array;
+}
+
 /**
  * The fp32 weights of a test decoder, by Hugging Face tensor name: each tensor is drawn from its own seeded stream,
  * so every export family (and precision) of one seed is built from exactly the same numbers. Linear weights are
  * [in, out] (the MatMul layout, transposed from PyTorch's [out, in]); norms are 1-D near 1; embeddings [V, H].
  */
-export class SeededWeights {
+export class SeededWeights implements DecoderWeights {
   constructor(
     readonly seed: number,
     /** Std of linear, bias and embedding weights. */

@@ -122,8 +122,60 @@ export class KvCache {
     );
   }
 
-  /** Token-axis concatenation of caches of the same model. */
-  static concat(parts: KvCache[]): KvCache {
+  /**
+   * The given tokens of each cache (all of a cache with null), one cache after another, copied straight into the
+   * output in runs of consecutive tokens: select + concat in one copy.
+   */
+  static concatSelected(parts: { cache: KvCache; indices: ArrayLike<number> | null }[], alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): KvCache {
+    if (parts.length === 0) throw new Error('KvCache.concatSelected needs at least one cache');
+    const first = parts[0]!.cache;
+    const runsOf = (c: KvCache, indices: ArrayLike<number> | null): { from: number; count: number }[] => {
+      if (indices === null) return c.length > 0 ? [{ from: 0, count: c.length }] : [];
+      const runs: { from: number; count: number }[] = [];
+      for (let i = 0; i < indices.length; ) {
+        if (!Number.isInteger(indices[i]) || indices[i] < 0 || indices[i] >= c.length) throw new RangeError(`token index ${indices[i]} outside [0, ${c.length})`);
+        let j = i + 1;
+        while (j < indices.length && indices[j] === indices[j - 1] + 1 && indices[j] < c.length) j++;
+        runs.push({ from: indices[i], count: j - i });
+        i = j;
+      }
+      return runs;
+    };
+    const plan = parts.map((p) => {
+      if (p.cache.layerCount !== first.layerCount || p.cache.kvHeads !== first.kvHeads || p.cache.headDim !== first.headDim) throw new Error('KvCache.concatSelected: shape mismatch');
+      return { cache: p.cache, runs: runsOf(p.cache, p.indices) };
+    });
+    const total = plan.reduce((n, p) => n + p.runs.reduce((m, r) => m + r.count, 0), 0);
+    const D = first.headDim;
+    const H = first.kvHeads;
+    const join = (get: (c: KvCache) => Float32Array): Float32Array => {
+      const out = alloc(H * total * D);
+      for (let h = 0; h < H; h++) {
+        let at = h * total * D;
+        for (const { cache, runs } of plan) {
+          const src = get(cache);
+          const L = cache.length;
+          for (const r of runs) {
+            out.set(src.subarray((h * L + r.from) * D, (h * L + r.from + r.count) * D), at);
+            at += r.count * D;
+          }
+        }
+      }
+      return out;
+    };
+    const positions = new Int32Array(total);
+    let k = 0;
+    for (const { cache, runs } of plan) for (const r of runs) for (let t = 0; t < r.count; t++) positions[k++] = cache.positions[r.from + t];
+    return new KvCache(
+      first.layers.map((_, li) => ({ key: join((c) => c.layers[li].key), value: join((c) => c.layers[li].value) })),
+      H,
+      D,
+      positions,
+    );
+  }
+
+  /** Token-axis concatenation of caches of the same model (`alloc`: where the output arrays come from). */
+  static concat(parts: KvCache[], alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): KvCache {
     if (parts.length === 0) throw new Error('KvCache.concat needs at least one cache');
     const [first] = parts;
     for (const p of parts) {
@@ -134,7 +186,7 @@ export class KvCache {
     const D = first.headDim;
     const total = parts.reduce((n, p) => n + p.length, 0);
     const join = (get: (p: KvCache) => Float32Array): Float32Array => {
-      const out = new Float32Array(first.kvHeads * total * D);
+      const out = alloc(first.kvHeads * total * D);
       for (let h = 0; h < first.kvHeads; h++) {
         let at = h * total * D;
         for (const p of parts) {

@@ -37,6 +37,7 @@ export class OnnxRewrite {
   private readonly newOutputs: IValueInfoProto[] = [];
   private readonly replacedOutputs = new Map<string, IValueInfoProto>();
   private readonly newInitializers: ITensorProto[] = [];
+  private readonly newOpsets = new Map<string, number>();
 
   constructor(readonly index: OnnxIndex) {}
 
@@ -47,6 +48,16 @@ export class OnnxRewrite {
       appendOutputs: [...(prev.appendOutputs ?? []), ...(edit.appendOutputs ?? [])],
       attributes: [...(prev.attributes ?? []), ...(edit.attributes ?? [])],
     });
+  }
+
+  /** Declares an operator set domain the new nodes use (written only when the model does not import it already). */
+  addOpset(domain: string, version: number): void {
+    if (!this.index.opsets.has(domain)) this.newOpsets.set(domain, version);
+  }
+
+  /** A node's input list as it will be written (after the edits made so far). */
+  inputsOf(node: IndexedNode): string[] {
+    return [...(this.nodeEdits.get(node)?.inputs ?? node.node.input ?? [])];
   }
 
   /**
@@ -151,6 +162,7 @@ export class OnnxRewrite {
     const graph = Buffer.concat(parts);
     const model: Buffer[] = [];
     for (const f of ix.modelFields) model.push(f.field === F.model.graph ? lenField(F.model.graph, graph) : src.read(f.start, f.end));
+    for (const [domain, version] of this.newOpsets) model.push(lenField(F.model.opsetImport, onnx.OperatorSetIdProto.encode({ domain, version }).finish()));
     const tmp = `${outPath}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, Buffer.concat(model));
     fs.renameSync(tmp, outPath);

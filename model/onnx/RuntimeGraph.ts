@@ -10,8 +10,13 @@ import type { GqaQueryMath, LayerTap, TapsMode } from './DecoderExport.js';
 export const LOGITS_ROWS_INPUT = 'rag_logits_rows';
 export const ATTENTION_ROWS_INPUT = 'rag_attention_rows';
 export const attentionOutputName = (layer: number): string => `rag_attention.${layer}`;
+export const newKvOutputName = (layer: number, kind: 'key' | 'value'): string => `rag_new.${layer}.${kind}`;
+/** Past-key rotation inputs: a bool scalar (rotate or not), and per past token cos/sin of its position delta [P, D/2]. */
+export const PAST_ROTATE_INPUT = 'rag_past_rotate';
+export const PAST_COS_INPUT = 'rag_past_cos';
+export const PAST_SIN_INPUT = 'rag_past_sin';
 /** Bump when the rewrite changes: cached files of an older version are rewritten. */
-const REWRITE_VERSION = 4;
+const REWRITE_VERSION = 7;
 
 export interface RuntimeGraph {
   /** The file to load (the source itself when nothing had to change). */
@@ -22,6 +27,19 @@ export interface RuntimeGraph {
   logitsRows: { input: string; kind: 'rows' | 'count' } | null;
   /** Taps: the row-index input and one [1, heads, R, T] probability output per layer (element type as computed). */
   taps: { mode: TapsMode; rowsInput: string; outputs: { name: string; elemType: number }[] } | null;
+  /**
+   * Whether `rag_new.<layer>.key|value` outputs exist: each layer's present KV from the past length on (the tokens of
+   * the pass only). onnxruntime-node copies every fetched output into a fresh ArrayBuffer, so fetching `present`
+   * (past + new) copies the whole context out of the session on every pass; these outputs copy only what is new.
+   */
+  newKv: boolean;
+  /**
+   * Whether the graph rotates its past keys itself (PAST_*_INPUT): a past laid out by plain concatenation of cached
+   * blocks, each key still at the position it was computed at, is re-encoded to its slot inside the session
+   * (vectorised, on the session's threads) instead of by a JavaScript loop over every element. Rotate-half RoPE,
+   * declared head size; false otherwise.
+   */
+  rotatesPast: boolean;
   /** True when an up-to-date rewritten file was reused. */
   cached: boolean;
 }
@@ -56,6 +74,12 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
     const wantsTaps = (opts.taps === true || (opts.taps === 'if-exposed' && exposed)) && ex.taps.mode !== null;
     const needsSelector = 'site' in ex.selector;
     const needsPositions = ex.positions.mode === 'rewired';
+    const layers = ex.layers;
+    const outputNames = new Set(ix.outputs.map((o) => o.info.name));
+    const pastDims = ix.inputs.find((i) => i.info.name === 'past_key_values.0.key')?.info.type?.tensorType?.shape?.dim ?? [];
+    const declaredHead = Number(pastDims[3]?.dimValue ?? 0);
+    const headDim = declaredHead > 0 && declaredHead % 2 === 0 ? declaredHead : 0;
+    const canSliceNew = layers > 0 && Array.from({ length: layers }, (_, i) => i).every((i) => outputNames.has(`present.${i}.key`) && outputNames.has(`present.${i}.value`));
     let taps: RuntimeGraph['taps'] = null;
     if (wantsTaps && ex.taps.mode !== null) {
       // gqa-query rows are formed in float32 by the rewrite; the other taps keep the graph's own type.
@@ -67,8 +91,10 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
       export: ex,
       logitsRows: 'native' in ex.selector ? { input: ex.selector.native, kind: 'count' as const } : needsSelector ? { input: LOGITS_ROWS_INPUT, kind: 'rows' as const } : null,
       taps,
+      newKv: canSliceNew,
+      rotatesPast: headDim > 0,
     };
-    if (!needsSelector && !needsPositions && !wantsTaps) return { ...base, path: source, cached: true };
+    if (!needsSelector && !needsPositions && !wantsTaps && !canSliceNew && !base.rotatesPast) return { ...base, path: source, cached: true };
 
     const target = runtimePathFor(source, taps?.mode ?? null);
     const stampPath = `${target}.json`;
@@ -120,11 +146,99 @@ export function prepareRuntimeGraph(source: string, opts: { taps: boolean | 'if-
         rw.addOutput(tensorValueInfo(out, taps.outputs[k].elemType, ['batch_size', 'num_heads', 'rag_attention_row_count', 'total_sequence_length']));
       }
     }
+    if (canSliceNew) addNewKvOutputs(ix, rw, layers);
+    if (base.rotatesPast) addPastRotation(ix, rw, layers, headDim);
     rw.write(source, target);
     fs.writeFileSync(stampPath, JSON.stringify(stamp) + '\n');
     return { ...base, path: target, cached: false };
   } finally {
     ix.close();
+  }
+}
+
+/**
+ * `rag_new.<l>.key|value` = present[:, :, past_length:, :]: the pass's own tokens. Past length is read from the
+ * first layer's past input (every layer has the same), so a padded past (a decode buffer with spare capacity) works
+ * too: the new tokens sit right after whatever was fed.
+ */
+function addNewKvOutputs(ix: OnnxIndex, rw: OnnxRewrite, layers: number): void {
+  const i64 = (name: string, values: number[]): string => {
+    rw.addInitializer({ name, dataType: DataType.INT64, dims: [values.length], rawData: Buffer.from(BigInt64Array.from(values.map(BigInt)).buffer) });
+    return name;
+  };
+  const S = '/rag/new_kv';
+  const two = i64(`${S}/two`, [2]);
+  const three = i64(`${S}/three`, [3]);
+  const end = i64(`${S}/end`, [Number.MAX_SAFE_INTEGER]);
+  rw.addNodes(
+    { opType: 'Shape', name: `${S}/past_shape`, input: ['past_key_values.0.key'], output: [`${S}/past_shape`] },
+    { opType: 'Slice', name: `${S}/past_length`, input: [`${S}/past_shape`, two, three], output: [`${S}/past_length`] },
+  );
+  for (let l = 0; l < layers; l++) {
+    for (const kind of ['key', 'value'] as const) {
+      const present = `present.${l}.${kind}`;
+      const out = newKvOutputName(l, kind);
+      rw.addNodes({ opType: 'Slice', name: `${S}/${l}/${kind}`, input: [present, `${S}/past_length`, end, two], output: [out] });
+      rw.addOutput(tensorValueInfo(out, ix.elemType(present) || DataType.FLOAT, ['batch_size', 'num_key_value_heads', 'sequence_length', 'head_size']));
+    }
+  }
+}
+
+/**
+ * Every layer's past key, before anything reads it, goes through an If on PAST_ROTATE_INPUT: rotated (rotate-half:
+ * x1 cos - x2 sin, x2 cos + x1 sin) by the per-token cos/sin rows, or passed through untouched, so passes without a
+ * re-encoded past (decoding, prefill) pay nothing for it. (An elementwise Slice/Mul/Concat chain measured slower
+ * than the JavaScript loop: nine unfused passes over the keys.)
+ */
+function addPastRotation(ix: OnnxIndex, rw: OnnxRewrite, layers: number, headDim: number): void {
+  rw.addInput(tensorValueInfo(PAST_ROTATE_INPUT, DataType.BOOL, []));
+  rw.addInput(tensorValueInfo(PAST_COS_INPUT, DataType.FLOAT, ['rag_past_rotated', headDim / 2]));
+  rw.addInput(tensorValueInfo(PAST_SIN_INPUT, DataType.FLOAT, ['rag_past_rotated', headDim / 2]));
+  const i64 = (name: string, values: number[]) => ({ name, dataType: DataType.INT64, dims: [values.length], int64Data: values });
+  const scalar = (name: string, value: number) => ({ name, dataType: DataType.INT64, dims: [], int64Data: [value] });
+  rw.addOpset('com.microsoft', 1);
+  const consumers = ix.consumers();
+  for (let l = 0; l < layers; l++) {
+    const past = `past_key_values.${l}.key`;
+    const elem = ix.elemType(past) || DataType.FLOAT;
+    const S = `/rag/past_rotation/${l}`;
+    const rotated = `${S}/key`;
+    const op = (opType: string, input: string[], name: string, attribute: INodeProto['attribute'] = []): INodeProto => ({ opType, name: `${S}/${name}`, input, output: [`${S}/${name}`], attribute });
+    const x = elem === DataType.FLOAT ? past : `${S}/key_f32`;
+    // onnxruntime's fused RotaryEmbedding (one vectorised pass), each past token its own cos/sin row (position_ids
+    // 0..P-1 index the rows); in float32 whatever the KV type.
+    const thenNodes: INodeProto[] = [
+      ...(elem === DataType.FLOAT ? [] : [op('Cast', [past], 'key_f32', [{ name: 'to', type: 2, i: DataType.FLOAT }])]),
+      op('Shape', [x], 'shape'),
+      op('Gather', [`${S}/shape`, `${S}/two`], 'past_length', [{ name: 'axis', type: 2, i: 0 }]),
+      op('Range', [`${S}/zero`, `${S}/past_length`, `${S}/one`], 'index'),
+      op('Unsqueeze', [`${S}/index`, `${S}/axes0`], 'rows'),
+      { ...op('RotaryEmbedding', [x, `${S}/rows`, PAST_COS_INPUT, PAST_SIN_INPUT], 'r', [{ name: 'interleaved', type: 2, i: 0 }]), domain: 'com.microsoft' },
+      ...(elem === DataType.FLOAT ? [] : [op('Cast', [`${S}/r`], 'r_back', [{ name: 'to', type: 2, i: elem }])]),
+    ];
+    const thenOut = elem === DataType.FLOAT ? `${S}/r` : `${S}/r_back`;
+    const thenBranch = {
+      name: `${S}/then`,
+      node: [...thenNodes, { opType: 'Identity', name: `${S}/then_out`, input: [thenOut], output: [`${S}/rotated_then`] }],
+      initializer: [scalar(`${S}/zero`, 0), scalar(`${S}/one`, 1), scalar(`${S}/two`, 2), i64(`${S}/axes0`, [0])],
+      output: [tensorValueInfo(`${S}/rotated_then`, elem, null)],
+    };
+    const elseBranch = {
+      name: `${S}/else`,
+      node: [{ opType: 'Identity', name: `${S}/else_out`, input: [past], output: [`${S}/rotated_else`] }],
+      output: [tensorValueInfo(`${S}/rotated_else`, elem, null)],
+    };
+    rw.addNodes({
+      opType: 'If',
+      name: `${S}/If`,
+      input: [PAST_ROTATE_INPUT],
+      output: [rotated],
+      attribute: [
+        { name: 'then_branch', type: 5, g: thenBranch },
+        { name: 'else_branch', type: 5, g: elseBranch },
+      ],
+    });
+    for (const n of consumers.get(past) ?? []) rw.editNode(n, { inputs: rw.inputsOf(n).map((i) => (i === past ? rotated : i)) });
   }
 }
 

@@ -91,12 +91,12 @@ describe('AskPipeline: stage order and options (built tiny model)', () => {
           expect(ran(run)).toEqual(expected);
 
           // Model passes: exactly one without attention scoring; the question pass + one final pass with it. Head
-          // recompute adds one per placed block. The tapped question pass is two forward calls (the final block
-          // minus its last token, then the last token with taps), every other pass one.
+          // recompute adds one per placed block. Every pass is one forward call: the tapped question pass returns its
+          // tapped rows from the same session run as its logits (row-only taps).
           const placed = run.passages.filter((p) => p.slot !== null).length;
           const heads = m.recomputeHead > 0 ? placed : 0;
           expect(passes(run)).toBe((attention ? 2 : 1) + heads);
-          expect(calls).toBe((attention ? 3 : 1) + heads);
+          expect(calls).toBe((attention ? 2 : 1) + heads);
           expect(run.cache.misses).toBe(0);
           if (m.mode === 'blocks') expect(run.cache.memoryHits).toBe(PASSAGES.length);
 

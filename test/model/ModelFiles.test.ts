@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_DECODER_DTYPE, DECODER_DTYPES, DTYPE_FILES, chooseDecoderFile, decoderFilesToPull, filesOfDecoder, isDataCompanion } from '../../model/ModelFiles.js';
+import { DECODER_DTYPES } from '../../infra/decoderDtypes.js';
+import { DEFAULT_DECODER_DTYPE, DTYPE_FILES, chooseDecoderFile, decoderFilesToPull, filesOfDecoder, isDataCompanion } from '../../model/ModelFiles.js';
 import { loadConfig } from '../../infra/config.js';
 
 describe('choosing the decoder file of a model folder', () => {

@@ -12,6 +12,10 @@ import { ANSWER_QUALITY_NOTE, runSquadEval, squadCorpus, type SquadCorpus, type 
 import { articleSplit, DEFAULT_SPLIT_SEED } from '../../../eval/squadSplit.js';
 import { SentenceRanker } from '../../../compressor/ranker/SentenceRanker.js';
 import { DEFAULT_NEEDLE, loadEssays, niahCases, runNiah, summarizeNiah, type NiahResult } from '../../../eval/niah.js';
+import { FACT_SETTINGS, formatFactCells, formatNiahGrid, runFactsEval, runNiahSettings } from '../../../eval/factsEval.js';
+import { FACT_NEEDLE, factsAsSquad, stationFactDocuments } from '../../../eval/stationFacts.js';
+import { buildTestModel } from '../../../model/builder/buildTestModel.js';
+import { RESULT_FORMAT, writeBenchRecord } from '../../../bench/report/results.js';
 import { AskService, type AskRequest } from '../../ask/AskService.js';
 import { GeneratorHandle } from '../../ask/GeneratorHandle.js';
 import { closeContext, createContext } from '../../bootstrap.js';
@@ -29,6 +33,7 @@ interface AskOpts {
   keepRatio?: string;
   budgetTokens?: string;
   maxTokens: string;
+  searchMode?: string;
   json: boolean;
 }
 
@@ -44,6 +49,17 @@ interface NiahOpts extends AskOpts {
   depths: string;
   essays: string;
   collectionPrefix: string;
+  model?: string;
+  record?: string;
+}
+
+interface FactsOpts extends AskOpts {
+  needles: string;
+  seed: string;
+  collectionPrefix: string;
+  model?: string;
+  record?: string;
+  writeData?: string;
 }
 
 const progress = (msg: string): boolean => process.stderr.write(`${msg}\n`);
@@ -62,7 +78,30 @@ function askRequest(o: AskOpts, mode: ModeOption = oneOf<ModeOption>(o.mode ?? '
     ...(o.budgetTokens !== undefined ? { budgetTokens: positiveInt(o.budgetTokens, 'budget-tokens') } : {}),
     maxTokens: positiveInt(o.maxTokens, 'max-tokens'),
     temperature: 0,
+    ...(o.searchMode !== undefined ? { searchMode: oneOf<'dense' | 'bm25' | 'hybrid'>(o.searchMode, ['dense', 'bm25', 'hybrid'], 'search-mode') } : {}),
   };
+}
+
+/**
+ * `--model <preset>`: answer with a built test model (only `induction`, whose answers mean something), built under
+ * MODELS_DIR/test/<preset> if missing; it replaces GENERATOR_MODEL for this run.
+ */
+function useBuiltModel(preset: string): void {
+  if (preset !== 'induction') throw new UsageError(`--model: only "induction" is supported (got ${JSON.stringify(preset)})`);
+  const dir = path.join(loadConfig().modelsDir, 'test', preset);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    progress(`building test model ${preset} -> ${dir}`);
+    buildTestModel(preset, dir);
+  }
+  process.env.GENERATOR_MODEL = `test/${preset}`;
+}
+
+const RECORD_HELP = 'also write the report as <dir>/<name>.json, a bench record `rag bench report` renders into docs/BENCHMARKS.md';
+
+/** `--record <dir>`: the report as a bench record (the command line that produced it included). */
+function recordReport(dir: string, name: string, startedAt: Date, seconds: number, result: unknown): void {
+  const command = `rag ${process.argv.slice(2).join(' ')}`;
+  progress(`recorded ${writeBenchRecord(path.resolve(dir), { format: RESULT_FORMAT, name, variant: 'full', command, startedAt: startedAt.toISOString(), seconds, ok: true, result })}`);
 }
 
 function addAskOptions(cmd: Command, k: string): Command {
@@ -74,6 +113,7 @@ function addAskOptions(cmd: Command, k: string): Command {
     .option('--keep-ratio <r>', 'fraction of context tokens compression keeps')
     .option('--budget-tokens <n>', 'context token budget for compression')
     .option('--max-tokens <n>', 'answer tokens to generate', '16')
+    .option('--search-mode <mode>', 'retrieval: dense|bm25|hybrid (default: the service default)')
     .option('--json', 'print the report as JSON (the only output on stdout)', false);
 }
 
@@ -289,24 +329,91 @@ export function registerEvalCommands(program: Command): void {
       .option('--sizes <tokens>', 'haystack sizes in tokens, comma-separated', '2000,8000,32000')
       .option('--depths <percent>', 'needle depths in percent, comma-separated', '0,25,50,75,100')
       .option('--essays <dir>', 'folder of filler .txt essays', path.resolve('..', 'shared', 'data', 'pg-essays'))
-      .option('--collection-prefix <name>', 'collections are <prefix>-<tokens>-<depth>', 'niah'),
+      .option('--collection-prefix <name>', 'collections are <prefix>-<tokens>-<depth>', 'niah')
+      .option(
+        '--model <preset>',
+        'answer with a built test model: "induction" (a copying circuit) with a station-fact needle and cloze question, asked in every ' +
+          'mode, compression and order; reports exact match per setting and a size x depth heat map (--mode/--compression/--order are ignored)',
+      )
+      .option('--record <dir>', `with --model: ${RECORD_HELP} (name induction-niah)`),
     '5',
   ).action(async (opts: NiahOpts) => {
     const request = askRequest(opts);
     const depths = list(opts.depths, 'depths');
     if (depths.some((d) => d > 100)) throw new UsageError('--depths are percentages in [0, 100]');
-    const cases = niahCases(loadEssays(path.resolve(opts.essays)), list(opts.sizes, 'sizes'), depths, DEFAULT_NEEDLE, opts.collectionPrefix);
+    if (opts.model) useBuiltModel(opts.model);
+    const needle = opts.model ? FACT_NEEDLE : DEFAULT_NEEDLE;
+    const cases = niahCases(loadEssays(path.resolve(opts.essays)), list(opts.sizes, 'sizes'), depths, needle, opts.collectionPrefix);
     const svc = await openEvalService();
     try {
       const t0 = performance.now();
       for (const c of cases) await svc.ingest(c.collection, [{ id: c.documentId, title: 'Essays', text: c.document.text }]);
-      const results = await runNiah(svc.ask, cases, DEFAULT_NEEDLE, request);
-      const report = { needle: DEFAULT_NEEDLE, settings: request, generator: svc.generator, embedder: svc.ctx.embedder.id, summary: summarizeNiah(results), results, seconds: (performance.now() - t0) / 1000 };
-      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatNiah(results)}\n`);
+      if (opts.model) {
+        const startedAt = new Date();
+        const runs = await runNiahSettings(svc.ask, cases, needle, FACT_SETTINGS, request, progress);
+        const report = { needle, model: svc.generator, embedder: svc.ctx.embedder.id, k: request.k, searchMode: request.searchMode ?? null, runs, seconds: (performance.now() - t0) / 1000 };
+        if (opts.record) recordReport(opts.record, 'induction-niah', startedAt, report.seconds, report);
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatNiahGrid(runs)}\n`);
+      } else {
+        const results = await runNiah(svc.ask, cases, DEFAULT_NEEDLE, request);
+        const report = { needle: DEFAULT_NEEDLE, settings: request, generator: svc.generator, embedder: svc.ctx.embedder.id, summary: summarizeNiah(results), results, seconds: (performance.now() - t0) / 1000 };
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatNiah(results)}\n`);
+      }
     } finally {
       await svc.close();
     }
     // Queue connections and model sessions can keep the event loop alive after close; the report is out.
+    process.exit(process.exitCode ?? 0);
+  });
+
+  addAskOptions(
+    evalCmd
+      .command('facts')
+      .description(
+        'exact answers over station facts ("The access code of <name> Station is <4 digits>.") among filler: ingest collections of ' +
+          'fact documents, ask each fact as a cloze question in every mode, compression and order, and report exact match, whether ' +
+          'the fact was retrieved and kept, and every miss. Meant for --model induction (the only model here whose answers mean something)',
+      )
+      .option('--needles <n>', 'facts to ask (48 per collection: 12 documents of 4 facts and 6 filler sentences)', '200')
+      .option('--seed <n>', 'seed of the fact sets', '0')
+      .option('--collection-prefix <name>', 'collections are <prefix>-<i>', 'facts')
+      .option('--model <preset>', 'answer with a built test model ("induction"), built under MODELS_DIR/test if missing')
+      .option('--record <dir>', `${RECORD_HELP} (name induction-facts)`)
+      .option(
+        '--write-data <file>',
+        'only write the fact sets (same --needles and --seed) as SQuAD v1.1 JSON and exit: the data for `rag probe train` and ' +
+          '`rag calibrate`, which the probe setting and the basin order need first (use another --seed than the evaluation\'s)',
+      ),
+    '3',
+  ).action(async (opts: FactsOpts) => {
+    const request = askRequest(opts);
+    const needles = positiveInt(opts.needles, 'needles');
+    const seed = intOption(opts.seed, 'seed', 0);
+    if (opts.model) useBuiltModel(opts.model);
+    const perSet = 48;
+    const sets = Array.from({ length: Math.ceil(needles / perSet) }, (_, i) => {
+      const docs = stationFactDocuments({ documents: 12, factsPerDocument: 4, fillerPerDocument: 6, seed: seed + i, prefix: `facts${i}-` });
+      const facts = docs.flatMap((d) => d.facts).slice(0, Math.min(perSet, needles - i * perSet));
+      return { collection: `${opts.collectionPrefix}-${seed + i}`, docs, facts };
+    });
+    if (opts.writeData) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.writeData)), { recursive: true });
+      const docs = sets.flatMap((s) => s.docs);
+      fs.writeFileSync(path.resolve(opts.writeData), `${JSON.stringify(factsAsSquad(docs))}\n`);
+      progress(`wrote ${docs.reduce((n, d) => n + d.facts.length, 0)} facts in ${docs.length} documents to ${opts.writeData}`);
+      return;
+    }
+    const svc = await openEvalService();
+    try {
+      const t0 = performance.now();
+      for (const set of sets) await svc.ingest(set.collection, set.docs.map(({ id, title, text }) => ({ id, title, text })));
+      const cells = await runFactsEval(svc.ask, sets, FACT_SETTINGS, { k: request.k, maxTokens: request.maxTokens, searchMode: request.searchMode }, progress);
+      const report = { model: svc.generator, embedder: svc.ctx.embedder.id, k: request.k, searchMode: request.searchMode ?? null, needles, cells, seconds: (performance.now() - t0) / 1000 };
+      if (opts.record) recordReport(opts.record, 'induction-facts', new Date(Date.now() - report.seconds * 1000), report.seconds, report);
+      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatFactCells(cells)}\n`);
+    } finally {
+      await svc.close();
+    }
     process.exit(process.exitCode ?? 0);
   });
 }

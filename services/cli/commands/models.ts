@@ -9,7 +9,7 @@ import { VARIANT_NAMES, isVariantName } from '../../../model/builder/variants.js
 import { DecoderModel } from '../../../model/DecoderModel.js';
 import { decoderShapeFromConfig } from '../../../model/DecoderShape.js';
 import { downloadDecoder, HUB_PROBE_TIMEOUT_MS, hubProblem, hubSettings } from '../../../model/hub.js';
-import { DECODER_DTYPES, type DecoderDtype } from '../../../model/ModelFiles.js';
+import { DECODER_DTYPES, type DecoderDtype } from '../../../infra/decoderDtypes.js';
 import { diagnoseModel, type DoctorReport } from '../../../model/ModelDoctor.js';
 import { isHubId, resolveModelDir } from '../../../model/resolveModelDir.js';
 import { progressBars } from '../progress.js';
@@ -37,7 +37,10 @@ export function registerModelsCommands(program: Command): void {
 
   models
     .command('build-test <preset>')
-    .description(`write a Hugging Face-layout model with seeded random weights (presets: ${Object.keys(PRESETS).join(', ')})`)
+    .description(
+      `write a Hugging Face-layout model with seeded random weights (presets: ${Object.keys(PRESETS).join(', ')}); ` +
+        '`induction` has hand-set weights instead (a copying circuit whose answers can be checked; --seed does not change them)',
+    )
     .option('-o, --out <dir>', 'output folder (default: $MODELS_DIR/test/<preset>)')
     .option('--seed <n>', 'PRNG seed (same seed -> identical files)', '0')
     .option('--variant <variant>', `export family and precision, written under the real file name (${VARIANT_NAMES.join(', ')})`, 'optimum-fp32')

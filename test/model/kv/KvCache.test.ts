@@ -114,3 +114,30 @@ describe('KvCache.reencode against the model', () => {
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 });
+
+describe('KvCache.concatSelected', () => {
+  it('equals selecting each cache and concatenating, in one copy (runs of tokens, whole caches with null)', () => {
+    const make = (len: number, seed: number): KvCache =>
+      new KvCache(
+        Array.from({ length: 2 }, (_, l) => ({
+          key: Float32Array.from({ length: 3 * len * 4 }, (_, i) => seed * 1000 + l * 100 + i),
+          value: Float32Array.from({ length: 3 * len * 4 }, (_, i) => -(seed * 1000 + l * 100 + i)),
+        })),
+        3,
+        4,
+        Int32Array.from({ length: len }, (_, i) => 10 * seed + i),
+      );
+    const a = make(5, 1);
+    const b = make(7, 2);
+    const c = make(3, 3);
+    const picks = [null, [0, 1, 4, 5, 6], [2]];
+    const got = KvCache.concatSelected([a, b, c].map((cache, i) => ({ cache, indices: picks[i] ?? null })));
+    const want = KvCache.concat([a, b.select([0, 1, 4, 5, 6]), c.select([2])]);
+    expect(Array.from(got.positions)).toEqual(Array.from(want.positions));
+    for (let l = 0; l < 2; l++) {
+      expect(Array.from(got.layers[l]!.key)).toEqual(Array.from(want.layers[l]!.key));
+      expect(Array.from(got.layers[l]!.value)).toEqual(Array.from(want.layers[l]!.value));
+    }
+    expect(() => KvCache.concatSelected([{ cache: a, indices: [5] }])).toThrow(RangeError);
+  });
+});

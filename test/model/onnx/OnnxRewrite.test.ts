@@ -119,6 +119,10 @@ describe('lossless ONNX rewrites', () => {
     const res = await runDecoder(rt.path, {
       rag_logits_rows: new ort.Tensor('int64', BigInt64Array.of(5n), [1]),
       rag_attention_rows: new ort.Tensor('int64', BigInt64Array.of(5n), [1]),
+      // Past-key rotation off (RuntimeGraph.rotatesPast); head size 16.
+      rag_past_rotate: new ort.Tensor('bool', Uint8Array.of(0), []),
+      rag_past_cos: new ort.Tensor('float32', new Float32Array(8), [1, 8]),
+      rag_past_sin: new ort.Tensor('float32', new Float32Array(8), [1, 8]),
     });
     expect(res.logits.dims).toEqual([1, 1, 1024]);
     const plain = await runDecoder(source);

@@ -111,7 +111,8 @@ describe('rag models (built CLI)', () => {
     // The list shows the exports, not the runtime's rewritten copies.
     const listed = JSON.parse((await rag(['models', 'list', '--json'], modelsDir)).stdout) as { id: string; onnx: { file: string }[] }[];
     expect(listed.find((m) => m.id === 'test/families')?.onnx.map((f) => f.file)).toEqual(['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_int8.onnx', 'onnx/model_q4.onnx', 'onnx/model_q4f16.onnx']);
-  });
+    // Twelve CLI processes, each loading onnxruntime: about 40 s on a quiet machine, several times that under load.
+  }, 360_000);
 
   it('pull fetches the metadata and only the chosen variant with its external data', async () => {
     const hubRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'rag-hub-'));
