@@ -140,6 +140,20 @@ const Load = z.object({
   peakMemoryMiB: z.object({ api: z.number(), worker: z.number() }),
 });
 
+const Spread = z.object({ p50: z.number(), p95: z.number(), p99: z.number(), mean: z.number(), max: z.number() });
+const Extractive = z.object({
+  paragraphs: z.number(),
+  chunks: z.number(),
+  questions: z.number(),
+  k: z.number(),
+  embedder: z.string(),
+  latencyMs: Spread,
+  serverMs: z.object({ total: Spread, retrieve: Spread, rank: Spread }),
+  top1: z.number(),
+  targetP50Ms: z.number(),
+  machine: z.object({ loadAverage: z.object({ before: z.array(z.number()), after: z.array(z.number()) }) }),
+});
+
 const Calibration = z.object({
   model: z.string(),
   attentionMode: z.string(),
@@ -406,6 +420,26 @@ function prefillSection(rec: BenchRecord | undefined): Section {
   };
 }
 
+function extractiveSection(rec: BenchRecord | undefined): Section {
+  const p = payload(rec, Extractive, 'extractive');
+  const head = '## Extractive answers: latency of the served ask without a generator\n';
+  if (!p.ok) return { markdown: `${head}\n${p.why}\n`, svgs: {} };
+  const e = p.value;
+  const row = (what: string, t: z.infer<typeof Spread>) => [what, fmt(t.p50, 1), fmt(t.p95, 1), fmt(t.p99, 1), fmt(t.max, 1)];
+  return {
+    markdown: [
+      head,
+      `${n0(e.questions)} held-out SQuAD questions asked one at a time over HTTP (\`mode: "extractive"\`, k ${e.k}, embedder \`${e.embedder}\`) with all ${n0(e.paragraphs)} paragraphs (${n0(e.chunks)} chunks) indexed; the server's split comes from the answer's stage trace. Top-1 sentence contains a gold answer: ${fmt(e.top1, 3)} on these questions. Target p50 ≤ ${e.targetP50Ms} ms. Load average (1 min) ${fmt(e.machine.loadAverage.before[0] ?? 0, 1)} at the start and ${fmt(e.machine.loadAverage.after[0] ?? 0, 1)} at the end, on 2 cores.`,
+      '',
+      markdownTable(['ms', 'p50', 'p95', 'p99', 'max'], [row('client round trip', e.latencyMs), row('server: whole ask', e.serverMs.total), row('server: retrieve', e.serverMs.retrieve), row('server: rank + extract', e.serverMs.rank)]),
+      '',
+      variantNote(rec),
+      '',
+    ].join('\n'),
+    svgs: {},
+  };
+}
+
 function loadSection(rec: BenchRecord | undefined): Section {
   const p = payload(rec, Load, 'load');
   const head = '## Load: concurrent questions during a batch ingestion\n';
@@ -505,6 +539,7 @@ export async function renderBenchReport(results: ResultSet): Promise<RenderedRep
     await compressSection(b.get('compress')),
     prefillSection(b.get('prefill')),
     loadSection(b.get('load')),
+    extractiveSection(b.get('extractive')),
     await calibrationSection(b.get('calibration')),
     await inductionSection(b.get('induction-facts'), b.get('induction-niah')),
   ];
