@@ -109,7 +109,7 @@ async function runAll(opts: AllOptions): Promise<{ results: string; report: stri
     const args = ['bench', name, '--json', '--data', opts.data, ...(variant === 'quick' ? ['--quick'] : []), ...(opts.documents ? ['--documents', opts.documents] : [])];
     progress(`== bench ${name} (${variant})`);
     const t0 = performance.now();
-    const record: BenchRecord = { format: 'bench-result/1', name, variant, command: `rag ${args.join(' ')}`, startedAt: new Date().toISOString(), seconds: 0, ok: false };
+    const record: BenchRecord = { format: 'bench-result/1', name, variant, command: `rag ${args.map((a) => (a === opts.data ? path.relative(process.cwd(), a) || '.' : a)).join(' ')}`, startedAt: new Date().toISOString(), seconds: 0, ok: false };
     try {
       const { stdout } = await runNode([...process.execArgv, process.argv[1], ...args]);
       record.result = JSON.parse(stdout.trim().split('\n').pop() ?? '');
