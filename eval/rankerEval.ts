@@ -7,7 +7,8 @@ import { lexicalSentenceScores } from '../compressor/LexicalScorer.js';
 import { answerSpan, type AnswerSpan } from '../compressor/ranker/AnswerSpan.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { containsAnswer, mean } from './metrics.js';
-import { scoreExtractive } from './extractiveMetrics.js';
+import { scoreExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
+import type { RankedSentence } from '../ask/stages/extract.js';
 import type { SquadDataset } from '../indexer/sources/squad.js';
 import { documentIdOf } from './squadEval.js';
 
@@ -74,14 +75,8 @@ export async function labelledQuestions(
   return out;
 }
 
-export interface RankedAnswer {
-  documentId: string;
-  chunkId: string;
-  start: number;
-  end: number;
-  text: string;
-  score: number;
-}
+/** A ranked sentence as the served extractive stage reports it. */
+export type RankedAnswer = RankedSentence;
 
 export interface RankingOutcome {
   top: RankedAnswer[];
@@ -112,17 +107,8 @@ export interface RankerEvalItem {
   rankings: Record<string, RankingOutcome>;
 }
 
-export interface RankingSummary {
-  top1: number;
-  top3: number;
-  top1Strict: number;
-  top3Strict: number;
-  sentenceF1: number;
-  /** Span-or-sentence answers: SQuAD EM and F1, and how many questions got a span. */
-  answerEm: number;
-  answerF1: number;
-  spans: number;
-}
+/** The served extractive metrics of one ranking, without the question count (the run holds it). */
+export type RankingSummary = Omit<ExtractiveSummary, 'questions'>;
 
 export interface RankerEvalSummary {
   questions: number;
