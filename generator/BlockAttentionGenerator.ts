@@ -247,15 +247,13 @@ export class BlockAttentionGenerator {
     const tokens = [...prefix.tokens];
     const layout: BlockLayout[] = [];
     const inGraph = k === 0 && this.model.rotatesPast;
-    const parts: KvCache[] = [prefix.kv];
     const selected: { cache: KvCache; indices: number[] | null }[] = [{ cache: prefix.kv, indices: null }];
     let pos = prefix.tokens.length;
     for (const [i, b] of blocks.entries()) {
       const keep = opts.keep?.[i];
       const indices = keep ? [...keep] : range(0, b.rendered.tokens.length);
       selected.push({ cache: b.kv, indices: keep ? indices : null });
-      // Laid out in the session's past directly from the block caches; the re-encoded copy selects on first read.
-      if (!inGraph) parts.push(keep ? b.kv.select(indices) : b.kv);
+      // Kept tokens are copied straight from the block caches (no select copy first), whichever way they are laid out.
       tokens.push(...indices.map((j) => b.rendered.tokens[j]));
       layout.push({ chunkId: b.rendered.chunkId, start: pos, end: pos + indices.length, tokenIndices: indices });
       pos += indices.length;
@@ -267,7 +265,7 @@ export class BlockAttentionGenerator {
       let kv: KvCache | null = null;
       return {
         get kv(): KvCache {
-          return (kv ??= layOutContiguous(selected.map((p) => (p.indices ? p.cache.select(p.indices) : p.cache)), layers, kvHeads, headDim, ropeTheta));
+          return (kv ??= layOutContiguous(selected, layers, kvHeads, headDim, ropeTheta));
         },
         laidOut,
         tokens,
@@ -275,7 +273,7 @@ export class BlockAttentionGenerator {
         layout,
       };
     }
-    const kv = layOutContiguous(parts, layers, kvHeads, headDim, ropeTheta);
+    const kv = layOutContiguous(selected, layers, kvHeads, headDim, ropeTheta);
     if (k > 0) {
       // The head sees the real preceding context (prefix and earlier blocks, their heads already recomputed)
       // instead of the prefix only: EPIC's fix for the attention sink at each block boundary.

@@ -73,6 +73,21 @@ describe('layOutContiguous / overwriteRange', () => {
     }
   });
 
+  it('places a selection straight from its cache, bit-identical to select + re-encode + concat', () => {
+    const theta = 1e4;
+    const prefix = cache(2, 3, 8, [0, 1, 2], 6);
+    const block = cache(2, 3, 8, Array.from({ length: 12 }, (_, i) => 3 + i), 7);
+    const indices = [0, 1, 5, 6, 7, 11];
+    const got = layOutContiguous([prefix, { cache: block, indices }, { cache: block, indices: null }], 2, 3, 8, theta);
+    const expected = reencodeThenConcat([prefix, block.select(indices), block], theta);
+    expect(got.length).toBe(3 + indices.length + 12);
+    for (let l = 0; l < 2; l++) {
+      expect(Buffer.from(got.layers[l].key.buffer).equals(Buffer.from(expected.layers[l].key.buffer))).toBe(true);
+      expect(Buffer.from(got.layers[l].value.buffer).equals(Buffer.from(expected.layers[l].value.buffer))).toBe(true);
+    }
+    expect(() => layOutContiguous([{ cache: block, indices: [12] }], 2, 3, 8, theta)).toThrow(/outside/);
+  });
+
   it('overwriteRange replaces exactly one token range in every layer and head', () => {
     const target = layOutContiguous([cache(2, 2, 4, [0, 1, 2, 3, 4, 5], 5)], 2, 2, 4, 1e4);
     const before = target.slice(0, 6);
