@@ -5,6 +5,7 @@ import type { SearchHit } from '../retriever/SearchService.js';
 import type { AskRun, StageName } from './AskPipeline.js';
 import type { AskMode, CompressionMethod, OrderMethod } from './AskRequest.js';
 import type { CacheCounts } from './stages/blocks.js';
+import type { Passage } from './Passage.js';
 import type { RankedSentence } from './stages/extract.js';
 import type { OrderInfo } from './stages/order.js';
 
@@ -74,6 +75,11 @@ export type AskEvent =
 
 const stageMs = (run: AskRun, ...stages: StageName[]): number => run.trace.filter((r) => stages.includes(r.stage)).reduce((n, r) => n + r.ms, 0);
 
+/** One passage as the response lists it: its chunk, ranks, and its sentences as the run judged them. */
+function passageTrace(p: Passage, slot: number | null, sentences: PassageTrace['sentences']): PassageTrace {
+  return { documentId: p.chunk.documentId, chunkId: p.chunk.chunkId, title: p.chunk.title ?? '', start: p.chunk.start, text: p.chunk.text, retrievalRank: p.rank, slot, sentences };
+}
+
 /**
  * An extractive run's response: `answer` is the best sentence's exact text and `citations[0]` its span; every
  * retrieved sentence is in `passages` with its ranker score, the listed ones marked kept.
@@ -83,19 +89,16 @@ function extractiveResponse(run: AskRun): AskResponse {
   if (!extraction || !ranking) throw new Error('askResponse: the extractive run stopped before extracting');
   const listed = [extraction.answer, ...extraction.candidates];
   const isListed = (chunkId: string, s: { start: number; end: number }): boolean => listed.some((c) => c.chunkId === chunkId && c.start === s.start && c.end === s.end);
-  const passages: PassageTrace[] = run.passages.map((p) => ({
-    documentId: p.chunk.documentId,
-    chunkId: p.chunk.chunkId,
-    title: p.chunk.title ?? '',
-    start: p.chunk.start,
-    text: p.chunk.text,
-    retrievalRank: p.rank,
-    slot: null,
-    sentences: p.chunk.sentences.map((s, i) => {
-      const score = p.scores?.[i];
-      return { start: s.start, end: s.end, kept: isListed(p.chunk.chunkId, s), score: score !== undefined && Number.isFinite(score) ? score : null };
-    }),
-  }));
+  const passages: PassageTrace[] = run.passages.map((p) =>
+    passageTrace(
+      p,
+      null,
+      p.chunk.sentences.map((s, i) => {
+        const score = p.scores?.[i];
+        return { start: s.start, end: s.end, kept: isListed(p.chunk.chunkId, s), score: score !== undefined && Number.isFinite(score) ? score : null };
+      }),
+    ),
+  );
   const answeredAt = run.trace.find((r) => r.stage === 'extract') ? performance.now() : null;
   const { answer } = extraction;
   const cite = (c: RankedSentence): Citation => ({ documentId: c.documentId, chunkId: c.chunkId, start: c.start, end: c.end });
@@ -135,16 +138,11 @@ export function askResponse(run: AskRun): AskResponse {
   const ms = (...stages: StageName[]): number => stageMs(run, ...stages);
   const passages: PassageTrace[] = run.passages.map((p) => {
     const kept = new Set(p.kept?.sentences ?? []);
-    return {
-      documentId: p.chunk.documentId,
-      chunkId: p.chunk.chunkId,
-      title: p.chunk.title ?? '',
-      start: p.chunk.start,
-      text: p.chunk.text,
-      retrievalRank: p.rank,
-      slot: p.slot,
-      sentences: (p.block?.sentences ?? []).map((s, i) => ({ start: s.charStart, end: s.charEnd, kept: kept.has(i), score: kept.has(i) ? (p.scores?.[i] ?? null) : null })),
-    };
+    return passageTrace(
+      p,
+      p.slot,
+      (p.block?.sentences ?? []).map((s, i) => ({ start: s.charStart, end: s.charEnd, kept: kept.has(i), score: kept.has(i) ? (p.scores?.[i] ?? null) : null })),
+    );
   });
   return {
     answer: decoded.generation.text,
