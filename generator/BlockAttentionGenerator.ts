@@ -4,14 +4,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DecoderModel } from '../model/DecoderModel.js';
 import { KvCache } from '../model/kv/KvCache.js';
-import type { KvBuffer } from '../model/kv/KvBuffer.js';
+import { KvBuffer } from '../model/kv/KvBuffer.js';
 import { KvArena } from '../model/kv/KvArena.js';
 import { renderBlock, type BlockSource, type RenderedBlock } from './BlockRenderer.js';
 import { KvBlockStore, blockKey, type KvSource } from './KvBlockStore.js';
 import { PromptTemplate, encodePiece, type PromptTemplateOptions } from './PromptTemplate.js';
 import { Sampler, type SamplingOptions } from './Sampler.js';
 import { TextStream } from './TextStream.js';
-import { layOutContiguous, overwriteRange } from './kvLayout.js';
+import { layOutContiguous, layOutInto, layoutLength, overwriteRange, type LayoutPart } from './kvLayout.js';
 
 export type GeneratorMode = 'full' | 'blocks';
 
@@ -40,6 +40,11 @@ export interface AssembledContext {
    * over every key before the first token).
    */
   laidOut?: { kv: KvCache; targets: Int32Array; arena?: KvArena };
+  /**
+   * While `kv` has not been read: the parts it would be laid out from, so a decode buffer can take the context
+   * laid out straight into it (one copy) instead of copying `kv` once formed (two).
+   */
+  readonly unformed?: () => readonly LayoutPart[] | null;
   /** Token id at each assembled position. */
   tokens: number[];
   prefixLength: number;
@@ -268,6 +273,7 @@ export class BlockAttentionGenerator {
           return (kv ??= layOutContiguous(selected, layers, kvHeads, headDim, ropeTheta));
         },
         laidOut,
+        unformed: () => (kv === null ? selected : null),
         tokens,
         prefixLength: prefix.tokens.length,
         layout,
@@ -386,7 +392,7 @@ export class BlockAttentionGenerator {
       yield { id, text: stream.push(id) };
       if (tokenIds.length >= maxTokens) break;
       if (!buffer && !cache) {
-        if (this.model.decodesInBuffer) buffer = this.model.decodeBuffer(pass.start > 0 ? [pass.context.kv, pass.kv] : [pass.kv], maxTokens - tokenIds.length);
+        if (this.model.decodesInBuffer) buffer = this.decodeBuffer(pass, maxTokens - tokenIds.length);
         else cache = pass.cache;
       }
       if (buffer) logits = await this.model.decodeStep(buffer, id, buffer.length);
@@ -397,6 +403,18 @@ export class BlockAttentionGenerator {
       }
     }
     return { tokenIds, text: stream.text(), finishReason, firstTokenMs, decodeMs: performance.now() - t0 };
+  }
+
+  /** The pass's context and KV in a decode buffer with room for `extra` more tokens. */
+  private decodeBuffer(pass: QuestionPassResult, extra: number): KvBuffer {
+    const parts = pass.start > 0 ? (pass.context.unformed?.() ?? null) : null;
+    if (!parts || this.model.kvDtype !== 'float32') return this.model.decodeBuffer(pass.start > 0 ? [pass.context.kv, pass.kv] : [pass.kv], extra);
+    // The re-encoded context was never formed (nothing read it): lay it out straight into the buffer.
+    const { layers, kvHeads, headDim, ropeTheta } = this.model.config;
+    const n = layoutLength(parts);
+    const buffer = KvBuffer.laidOut({ layers, kvHeads, headDim }, n, n + pass.kv.length + Math.max(0, extra), (out, stride) => layOutInto(out, stride, parts, kvHeads, headDim, ropeTheta));
+    buffer.append(pass.kv);
+    return buffer;
   }
 
   /** Computes and stores a chunk's block KV ahead of queries (what the prefill queue runs). */

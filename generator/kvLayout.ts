@@ -12,6 +12,23 @@ export type LayoutPart = KvCache | { cache: KvCache; indices: ArrayLike<number> 
  * `KvCache.concat(parts.map((p, i) => p.select(indices).reencode({start: offset_i})))`.
  */
 export function layOutContiguous(parts: LayoutPart[], layers: number, kvHeads: number, headDim: number, ropeTheta: number): KvCache {
+  const total = layoutLength(parts);
+  const out = Array.from({ length: layers }, () => ({ key: new Float32Array(kvHeads * total * headDim), value: new Float32Array(kvHeads * total * headDim) }));
+  layOutInto(out, total, parts, kvHeads, headDim, ropeTheta);
+  return new KvCache(out, kvHeads, headDim, Int32Array.from({ length: total }, (_, i) => i));
+}
+
+/** Tokens the parts place. */
+export function layoutLength(parts: readonly LayoutPart[]): number {
+  return parts.reduce((n, p) => n + (p instanceof KvCache ? p.length : (p.indices ?? p.cache).length), 0);
+}
+
+/**
+ * layOutContiguous's one copy, into per-layer arrays holding `stride` tokens per head (the first
+ * layoutLength(parts) of each head written): a decode buffer with room to grow takes the context this way.
+ */
+export function layOutInto(out: { key: Float32Array; value: Float32Array }[], stride: number, parts: readonly LayoutPart[], kvHeads: number, headDim: number, ropeTheta: number): void {
+  const layers = out.length;
   const plan = parts.map((p) => {
     const { cache, indices } = p instanceof KvCache ? { cache: p, indices: null } : p;
     if (indices !== null) {
@@ -21,9 +38,8 @@ export function layOutContiguous(parts: LayoutPart[], layers: number, kvHeads: n
     }
     return { cache, indices };
   });
-  const total = plan.reduce((n, p) => n + (p.indices ?? p.cache).length, 0);
+  if (layoutLength(parts) > stride) throw new RangeError(`layOutInto: ${layoutLength(parts)} tokens exceed the stride ${stride}`);
   const D = headDim;
-  const out = Array.from({ length: layers }, () => ({ key: new Float32Array(kvHeads * total * D), value: new Float32Array(kvHeads * total * D) }));
   const invFreq = ropeInverseFrequencies(headDim, ropeTheta);
   let start = 0;
   for (const { cache: p, indices } of plan) {
@@ -49,7 +65,7 @@ export function layOutContiguous(parts: LayoutPart[], layers: number, kvHeads: n
     for (let l = 0; l < layers; l++) {
       const src = p.layers[l];
       for (let h = 0; h < kvHeads; h++) {
-        const at = (h * total + start) * D;
+        const at = (h * stride + start) * D;
         for (const r of runs) {
           const from = (h * S + r.from) * D;
           out[l].key.set(src.key.subarray(from, from + r.count * D), at + r.to * D);
@@ -60,7 +76,6 @@ export function layOutContiguous(parts: LayoutPart[], layers: number, kvHeads: n
     }
     start += L;
   }
-  return new KvCache(out, kvHeads, headDim, Int32Array.from({ length: total }, (_, i) => i));
 }
 
 /** Overwrites tokens [start, start + part.length) of `target` with `part` (same positions expected). Mutates target. */

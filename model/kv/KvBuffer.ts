@@ -37,6 +37,19 @@ export class KvBuffer {
     return buf;
   }
 
+  /**
+   * An fp32 buffer of `capacity` tokens whose first `length` (at positions 0..length-1) `write` fills in place, given
+   * each layer's arrays and the per-head stride: a context laid out straight into the buffer, not copied into it.
+   */
+  static laidOut(shape: { layers: number; kvHeads: number; headDim: number }, length: number, capacity: number, write: (layers: { key: Float32Array; value: Float32Array }[], stride: number) => void): KvBuffer {
+    if (length > capacity) throw new RangeError(`KvBuffer: ${length} tokens exceed the capacity ${capacity}`);
+    const buf = new KvBuffer(shape.kvHeads, shape.headDim, capacity, false, shape.layers);
+    write(buf.layers as { key: Float32Array; value: Float32Array }[], capacity);
+    for (let i = 0; i < length; i++) buf.positions[i] = i;
+    buf.filled = length;
+    return buf;
+  }
+
   get length(): number {
     return this.filled;
   }

@@ -1,5 +1,6 @@
 import { KvCache } from '../../model/kv/KvCache.js';
-import { layOutContiguous, overwriteRange } from '../../generator/kvLayout.js';
+import { layOutContiguous, layOutInto, layoutLength, overwriteRange } from '../../generator/kvLayout.js';
+import { KvBuffer } from '../../model/kv/KvBuffer.js';
 import { SeededRandom } from '../../infra/random.js';
 
 const cache = (layers: number, kvHeads: number, D: number, positions: number[], seed: number): KvCache =>
@@ -86,6 +87,28 @@ describe('layOutContiguous / overwriteRange', () => {
       expect(Buffer.from(got.layers[l].value.buffer).equals(Buffer.from(expected.layers[l].value.buffer))).toBe(true);
     }
     expect(() => layOutContiguous([{ cache: block, indices: [12] }], 2, 3, 8, theta)).toThrow(/outside/);
+  });
+
+  it('lays a context out straight into a decode buffer, bit-identical to laying it out and copying it in', () => {
+    const theta = 1e4;
+    const block = cache(2, 3, 8, Array.from({ length: 10 }, (_, i) => 4 + i), 8);
+    const parts = [cache(2, 3, 8, [0, 1, 2, 3], 9), { cache: block, indices: [2, 3, 4, 8] }, block];
+    const n = layoutLength(parts);
+    expect(n).toBe(4 + 4 + 10);
+    const pass = cache(2, 3, 8, [n, n + 1], 10);
+    const direct = KvBuffer.laidOut({ layers: 2, kvHeads: 3, headDim: 8 }, n, n + 2 + 5, (out, stride) => layOutInto(out, stride, parts, 3, 8, theta));
+    direct.append(pass);
+    const copied = KvBuffer.of([layOutContiguous(parts, 2, 3, 8, theta), pass], 5, false);
+    expect(direct.capacity).toBe(copied.capacity);
+    expect(direct.length).toBe(n + 2);
+    expect(Array.from(direct.positions)).toEqual(Array.from(copied.positions));
+    for (let l = 0; l < 2; l++) {
+      expect(Array.from(direct.layers[l]!.key)).toEqual(Array.from(copied.layers[l]!.key));
+      expect(Array.from(direct.layers[l]!.value)).toEqual(Array.from(copied.layers[l]!.value));
+    }
+    // Rotated, not a plain copy of the cached keys.
+    expect(Array.from(direct.layers[0]!.key.subarray(4 * 8, 5 * 8))).not.toEqual(Array.from(block.layers[0].key.subarray(2 * 8, 3 * 8)));
+    expect(() => KvBuffer.laidOut({ layers: 2, kvHeads: 3, headDim: 8 }, n, n - 1, () => undefined)).toThrow(RangeError);
   });
 
   it('overwriteRange replaces exactly one token range in every layer and head', () => {
