@@ -297,8 +297,11 @@ export class KvBlockStore {
         parts.push(Buffer.from(half.buffer, half.byteOffset, half.byteLength));
       }
     }
-    const body = Buffer.concat(parts);
-    return Buffer.concat([body, checksum(body)]);
+    // One copy of the payload: the file is gathered with room for its checksum, written into the tail.
+    const bodyLength = parts.reduce((n, b) => n + b.length, 0);
+    const file = Buffer.concat(parts, bodyLength + CHECKSUM_BYTES);
+    checksum(file.subarray(0, bodyLength)).copy(file, bodyLength);
+    return file;
   }
 
   /** Verifies a disk file for `key` and returns its fp16 form (views into `buf`); throws CorruptBlockError on any mismatch. */
