@@ -8,7 +8,8 @@ import { keys } from '../indexer/store/keys.js';
 import { forkService, freePort, hasRedisServer, LocalRedisCluster, startRedisServer, stopProcess, type ForkedService } from '../infra/localProcesses.js';
 import { createRedis } from '../infra/redis.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
-import { json, summarise, type LatencySummary } from './load.js';
+import { summarise, type LatencySummary } from './load.js';
+import { json } from './serviceStack.js';
 import type { Bm25MemoryResult, VectorMemoryResult } from './indexMemory.js';
 
 export interface ScaleBenchOptions {
