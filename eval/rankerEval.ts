@@ -55,10 +55,6 @@ export function spreadEvenly<T>(items: readonly T[], n: number): T[] {
 
 export type PassageRetriever = (question: string) => Promise<RetrievedPassages>;
 
-export function isStrictGold(q: RankerQuestion, c: { documentId: string; start: number; end: number }): boolean {
-  return c.documentId === q.documentId && q.answerSpans.some((a) => a.start >= c.start && a.end <= c.end);
-}
-
 /** Training examples: every candidate of the retrieved passages, label 1 when it contains a gold answer. */
 export async function labelledQuestions(
   questions: readonly RankerQuestion[],
