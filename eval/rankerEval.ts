@@ -7,7 +7,7 @@ import { lexicalSentenceScores } from '../compressor/LexicalScorer.js';
 import { answerSpan, type AnswerSpan } from '../compressor/ranker/AnswerSpan.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { containsAnswer, mean } from './metrics.js';
-import { scoreExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
+import { scoreExtractive, summarizeExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
 import type { RankedSentence } from '../ask/stages/extract.js';
 import type { SquadDataset } from '../indexer/sources/squad.js';
 import { documentIdOf } from './squadEval.js';
@@ -185,17 +185,14 @@ export function summarizeRankerEval(items: readonly RankerEvalItem[], k: number)
   const names = [...new Set(items.flatMap((it) => Object.keys(it.rankings)))];
   const rankings: Record<string, RankingSummary> = {};
   for (const name of names) {
-    const of = (it: RankerEvalItem): RankingOutcome => it.rankings[name];
-    rankings[name] = {
-      top1: share((it) => of(it).top1),
-      top3: share((it) => of(it).top3),
-      top1Strict: share((it) => of(it).top1Strict),
-      top3Strict: share((it) => of(it).top3Strict),
-      sentenceF1: mean(items.map((it) => of(it).f1)),
-      answerEm: mean(items.map((it) => of(it).answerEm)),
-      answerF1: mean(items.map((it) => of(it).answerF1)),
-      spans: items.filter((it) => of(it).span !== null).length,
-    };
+    // Summarised as `rag eval squad` summarises the served extractive answers.
+    const { questions: _, ...summary } = summarizeExtractive(
+      items.map((it) => {
+        const o = it.rankings[name];
+        return { top1: o.top1, top3: o.top3, top1Strict: o.top1Strict, top3Strict: o.top3Strict, sentenceF1: o.f1, em: o.answerEm, f1: o.answerF1, span: o.span !== null };
+      }),
+    );
+    rankings[name] = summary;
   }
   const retrieval: RankerEvalSummary['retrieval'] = { 'recall@1': share((it) => it.goldPassageRank === 0) };
   retrieval[`recall@${k}`] = share((it) => it.goldPassageRank >= 0);
