@@ -10,7 +10,7 @@ import { containsAnswer, mean } from './metrics.js';
 import { scoreExtractive, summarizeExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
 import type { RankedSentence } from '../ask/stages/extract.js';
 import type { SquadDataset } from '../indexer/sources/squad.js';
-import { documentIdOf } from './squadEval.js';
+import { evalQuestion, spreadEvenly } from './squadEval.js';
 
 /**
  * Extractive answering measured on SQuAD without a generator: each question is retrieved over the collection
@@ -34,24 +34,11 @@ export function rankerQuestions(ds: SquadDataset, articles: Iterable<number>): R
   return ds.articles.flatMap((a, articleIndex) =>
     !wanted.has(articleIndex)
       ? []
-      : a.paragraphs.flatMap((p) =>
-          p.qas.map((q) => ({
-            id: q.id,
-            question: q.question,
-            articleIndex,
-            documentId: documentIdOf(p.id),
-            golds: q.answers.map((x) => x.text),
-            answerSpans: q.answers.map((x) => ({ start: x.answer_start, end: x.answer_start + x.text.length })),
-          })),
-        ),
+      : a.paragraphs.flatMap((p) => p.qas.map((q) => ({ ...evalQuestion(p, q), articleIndex }))),
   );
 }
 
-/** `n` items spread evenly over the list (item floor(i * total / n)), so a small n still covers every article. */
-export function spreadEvenly<T>(items: readonly T[], n: number): T[] {
-  const m = Math.min(n, items.length);
-  return Array.from({ length: m }, (_, i) => items[Math.floor((i * items.length) / m)]);
-}
+export { spreadEvenly };
 
 export type PassageRetriever = (question: string) => Promise<RetrievedPassages>;
 
