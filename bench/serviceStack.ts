@@ -86,11 +86,11 @@ export async function json(base: string, method: string, p: string, body?: unkno
   }
 }
 
-export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 500): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
