@@ -82,24 +82,17 @@ export async function runDecodeBench(opts: DecodeBenchOptions = {}): Promise<Dec
   const { layers, kvHeads, headDim } = model.config;
   // Time each forward pass the generator makes (the bench wraps the real method; nothing is replaced).
   const forwardMs: number[] = [];
-  const forward = model.forward.bind(model);
-  model.forward = async (...args: Parameters<DecoderModel['forward']>) => {
-    const t0 = performance.now();
-    try {
-      return await forward(...args);
-    } finally {
-      forwardMs.push(performance.now() - t0);
-    }
-  };
-  const decodeStep = model.decodeStep.bind(model);
-  model.decodeStep = async (...args: Parameters<DecoderModel['decodeStep']>) => {
-    const t0 = performance.now();
-    try {
-      return await decodeStep(...args);
-    } finally {
-      forwardMs.push(performance.now() - t0);
-    }
-  };
+  const timed = <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const t0 = performance.now();
+      try {
+        return await f(...args);
+      } finally {
+        forwardMs.push(performance.now() - t0);
+      }
+    };
+  model.forward = timed(model.forward.bind(model));
+  model.decodeStep = timed(model.decodeStep.bind(model));
   const gen = BlockAttentionGenerator.create(model);
   const results: DecodeResult[] = [];
   try {

@@ -1,15 +1,13 @@
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { containsAnswer } from '../eval/metrics.js';
 import { rankerQuestions, spreadEvenly } from '../eval/rankerEval.js';
 import { articleSplit } from '../eval/squadSplit.js';
 import { documentIdOf } from '../eval/squadEval.js';
 import { allParagraphs, displayTitle, loadSquad } from '../indexer/sources/squad.js';
-import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
-import { indexedCount, json, summarise, until, type LatencySummary } from './load.js';
+import { hasRedisServer } from '../infra/localProcesses.js';
+import { summarise, type LatencySummary } from './load.js';
+import { indexedCount, json, startServiceStack, until } from './serviceStack.js';
 
 export interface ExtractiveBenchOptions {
   squadFile: string;
@@ -37,7 +35,6 @@ export interface ExtractiveBenchResult {
   machine: { cpus: number; loadAverage: { before: number[]; after: number[] } };
 }
 
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
@@ -55,34 +52,20 @@ export async function runExtractiveBench(opts: ExtractiveBenchOptions): Promise<
   const warmup = opts.warmup ?? 10;
   const asked = spreadEvenly(heldOut, (opts.questions ?? 200) + warmup);
 
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rag-extractive-'));
-  const redisPort = await freePort();
-  fs.mkdirSync(path.join(work, 'redis'));
-  const redis = await startRedisServer(redisPort, path.join(work, 'redis'));
-  const children: ChildProcess[] = [];
-  try {
-    const env = {
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      DATA_DIR: path.join(work, 'data'),
+  const stack = await startServiceStack({
+    prefix: 'rag-extractive-',
+    env: (work) => ({
       MODELS_DIR: path.join(work, 'models'),
       // No generator: extractive answers are what a fresh clone serves.
       GENERATOR_MODEL: 'none/no-generator',
       // The embedder the shipped ranker was trained with (its embedder model applies).
       EMBEDDING_MODEL: 'use-lite',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      RUN_WORKERS: 'false',
-      RATE_LIMIT_REQUESTS: '0',
-      RATE_LIMIT_ASK_REQUESTS: '0',
       ASK_MAX_PER_CLIENT: '0',
       LOG_LEVEL: 'warn',
-    };
-    const api = await forkService(path.join(DIST, 'services/main.js'), env, 'listening', { timeoutMs: 120_000, captureOutput: false });
-    children.push(api.child);
-    const worker = await forkService(path.join(DIST, 'services/workers/main.js'), env, 'ready', { timeoutMs: 120_000, captureOutput: false });
-    children.push(worker.child);
-    const base = `http://127.0.0.1:${api.port}`;
-    await until(async () => (await json(base, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');
+    }),
+  });
+  try {
+    const { base } = stack;
 
     log(`extractive: ingesting ${paragraphs.length} paragraphs`);
     const docs = paragraphs.map((p) => ({ id: documentIdOf(p.id), title: displayTitle(p.title), text: p.context }));
@@ -100,8 +83,7 @@ export async function runExtractiveBench(opts: ExtractiveBenchOptions): Promise<
       'indexing',
     );
     // The worker is done; stop it so the timed asks do not share the cores with it.
-    await stopProcess(worker.child);
-    children.pop();
+    await stack.stopWorker();
     const chunks = Number((await json(base, 'GET', '/v1/collections/squad')).body.chunks ?? 0);
 
     const before = os.loadavg().map(round2);
@@ -140,8 +122,6 @@ export async function runExtractiveBench(opts: ExtractiveBenchOptions): Promise<
       machine: { cpus: os.cpus().length, loadAverage: { before, after } },
     };
   } finally {
-    await Promise.all(children.map((c) => stopProcess(c)));
-    await stopProcess(redis, 'SIGKILL');
-    fs.rmSync(work, { recursive: true, force: true });
+    await stack.close();
   }
 }

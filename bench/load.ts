@@ -1,14 +1,13 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { allParagraphs, loadSquad } from '../indexer/sources/squad.js';
 import { queueOptions, QUEUES } from '../indexer/pipeline/jobs.js';
 import { mean, percentile } from '../infra/stats.js';
-import { forkService, freePort, hasRedisServer, startRedisServer, stopProcess } from '../infra/localProcesses.js';
+import { hasRedisServer } from '../infra/localProcesses.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
+import { indexedCount, json, startServiceStack, until } from './serviceStack.js';
 
 export interface LoadBenchOptions {
   squadFile: string;
@@ -47,9 +46,6 @@ export interface LoadBenchResult {
   machine: { cpus: number; loadAverage1mAtEnd: number };
 }
 
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-
 export function summarise(values: number[]): LatencySummary {
   const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : 0);
   return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)), p99: round(percentile(values, 99)), mean: round(mean(values)), max: round(percentile(values, 100)) };
@@ -59,34 +55,6 @@ export function summarise(values: number[]): LatencySummary {
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : 0;
-}
-
-export async function json(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(120_000) }).catch(
-    (e: Error & { cause?: Error }) => {
-      // fetch's own message ("fetch failed") hides why: name the request and the socket error.
-      throw new Error(`${method} ${base}${p}: ${e.message}${e.cause ? ` (${e.cause.message})` : ''}`);
-    },
-  );
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
-}
-
-export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-export async function indexedCount(base: string, collection: string): Promise<number> {
-  const r = await json(base, 'GET', `/v1/collections/${collection}`);
-  return r.status === 200 ? Number(r.body.documents ?? 0) : 0;
 }
 
 /**
@@ -111,37 +79,23 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
   const batch = paragraphs.slice(seedN, seedN + batchN);
   const questions = seed.flatMap((p) => p.qas.map((q) => q.question));
 
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rag-load-'));
-  const modelsDir = path.join(work, 'models');
-  buildTestModel('tiny', path.join(modelsDir, 'test', 'tiny'));
-  buildTestModel('tiny-encoder', path.join(modelsDir, 'test', 'tiny-encoder'));
-  const redisPort = await freePort();
-  const redisDir = path.join(work, 'redis');
-  fs.mkdirSync(redisDir);
-  const redis = await startRedisServer(redisPort, redisDir);
-  const children: ChildProcess[] = [];
-  try {
-    const env = {
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      DATA_DIR: path.join(work, 'data'),
-      MODELS_DIR: modelsDir,
+  const stack = await startServiceStack({
+    prefix: 'rag-load-',
+    prepare: (work) => {
+      buildTestModel('tiny', path.join(work, 'models', 'test', 'tiny'));
+      buildTestModel('tiny-encoder', path.join(work, 'models', 'test', 'tiny-encoder'));
+    },
+    env: (work) => ({
+      MODELS_DIR: path.join(work, 'models'),
       GENERATOR_MODEL: 'test/tiny',
       EMBEDDING_MODEL: 'test/tiny-encoder',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      RUN_WORKERS: 'false',
-      RATE_LIMIT_REQUESTS: '0',
-      RATE_LIMIT_ASK_REQUESTS: '0',
       // Every simulated client shares one address: no per-address cap, and room in the queue for all of them.
       ASK_MAX_PER_CLIENT: '0',
       ASK_MAX_QUEUED: '64',
-    };
-    const api = await forkService(path.join(DIST, 'services/main.js'), env, 'listening', { timeoutMs: 120_000, captureOutput: false });
-    children.push(api.child);
-    const worker = await forkService(path.join(DIST, 'services/workers/main.js'), env, 'ready', { timeoutMs: 120_000, captureOutput: false });
-    children.push(worker.child);
-    const base = `http://127.0.0.1:${api.port}`;
-    await until(async () => (await json(base, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');
+    }),
+  });
+  try {
+    const { base, api, worker, redisPort } = stack;
 
     log(`load: seeding ${seedN} paragraphs`);
     const seeded = await json(base, 'POST', '/v1/collections/qa/documents', { documents: seed.map((p) => ({ id: p.id, title: p.title, text: p.context })) });
@@ -209,8 +163,6 @@ export async function runLoadBench(opts: LoadBenchOptions): Promise<LoadBenchRes
       machine: { cpus: os.cpus().length, loadAverage1mAtEnd: Math.round(os.loadavg()[0]! * 100) / 100 },
     };
   } finally {
-    await Promise.all(children.map((c) => stopProcess(c)));
-    await stopProcess(redis, 'SIGKILL');
-    fs.rmSync(work, { recursive: true, force: true });
+    await stack.close();
   }
 }

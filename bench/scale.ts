@@ -8,7 +8,8 @@ import { keys } from '../indexer/store/keys.js';
 import { forkService, freePort, hasRedisServer, LocalRedisCluster, startRedisServer, stopProcess, type ForkedService } from '../infra/localProcesses.js';
 import { createRedis } from '../infra/redis.js';
 import { buildTestModel } from '../model/builder/buildTestModel.js';
-import { json, summarise, type LatencySummary } from './load.js';
+import { summarise, type LatencySummary } from './load.js';
+import { json, until } from './serviceStack.js';
 import type { Bm25MemoryResult, VectorMemoryResult } from './indexMemory.js';
 
 export interface ScaleBenchOptions {
@@ -82,13 +83,6 @@ const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const load1m = () => round(os.loadavg()[0]!, 2);
 
-async function pollUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -204,7 +198,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
         const apis = await Promise.all([start('services/main.js', 'listening'), start('services/main.js', 'listening')]);
         const bases = apis.map((a) => `http://127.0.0.1:${a.port}`);
         const apiPids = apis.map((a) => a.child.pid!);
-        for (const b of bases) await pollUntil(async () => (await json(b, 'GET', '/readyz')).status === 200, 120_000, 'API readiness');
+        for (const b of bases) await until(async () => (await json(b, 'GET', '/readyz')).status === 200, 120_000, 'API readiness', 200);
 
         const workers: ForkedService[] = [];
         for (const count of [1, 2]) {
@@ -218,7 +212,7 @@ export async function runScaleBench(opts: ScaleBenchOptions): Promise<ScaleBench
               const r = await json(bases[0]!, 'POST', `/v1/collections/${collection}/documents`, { documents: batch });
               if (r.status !== 202) throw new Error(`ingest: ${r.status} ${JSON.stringify(r.body)}`);
             }
-            await pollUntil(async () => Number((await json(bases[0]!, 'GET', `/v1/collections/${collection}`)).body?.documents ?? 0) === n, 900_000, `${collection} indexed`);
+            await until(async () => Number((await json(bases[0]!, 'GET', `/v1/collections/${collection}`)).body?.documents ?? 0) === n, 900_000, `${collection} indexed`, 200);
           });
           const seconds = (performance.now() - t0) / 1000;
           run.ingest.push({ workers: count, documents: n, seconds: round(seconds, 1), documentsPerSecond: round(n / seconds, 1), cpuMsPerDocument: cost });

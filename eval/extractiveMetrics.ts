@@ -45,17 +45,23 @@ export interface ExtractiveQuestion {
   answerSpans: readonly { start: number; end: number }[];
 }
 
+/** The question's own paragraph, and a sentence that covers one of its gold answer spans. */
+export function isStrictGold(q: ExtractiveQuestion, c: { documentId: string; start: number; end: number }): boolean {
+  return c.documentId === q.documentId && q.answerSpans.some((a) => a.start >= c.start && a.end <= c.end);
+}
+
 export function scoreExtractive(q: ExtractiveQuestion, ranked: readonly ExtractiveSpan[], span: { text: string } | null | undefined): ExtractiveOutcome {
   const top = ranked.slice(0, 3);
   const has = top.map((s) => containsAnswer(s.text, q.golds));
-  const strict = top.map((s) => s.documentId === q.documentId && q.answerSpans.some((a) => a.start >= s.start && a.end <= s.end));
-  const answer = span ? squadScores(span.text, q.golds) : top[0] ? squadScores(top[0].text, q.golds) : { em: 0, f1: 0 };
+  const strict = top.map((s) => isStrictGold(q, s));
+  const sentence = top[0] ? squadScores(top[0].text, q.golds) : { em: 0, f1: 0 };
+  const answer = span ? squadScores(span.text, q.golds) : sentence;
   return {
     top1: has[0] ?? false,
     top3: has.some(Boolean),
     top1Strict: strict[0] ?? false,
     top3Strict: strict.some(Boolean),
-    sentenceF1: top[0] ? squadScores(top[0].text, q.golds).f1 : 0,
+    sentenceF1: sentence.f1,
     em: answer.em,
     f1: answer.f1,
     span: Boolean(span),

@@ -69,7 +69,14 @@ export function factReached(ask: EvalAsk, f: StationFact): { retrieved: boolean;
   return { retrieved, kept: retrieved && answerRetained(contextSpans(ask), f.documentId, [{ start: f.start, end: f.end }]) };
 }
 
-export function settingRequest(s: FactSetting, base: { k: number; maxTokens: number; searchMode?: EvalAskRequest['searchMode'] }): Omit<EvalAskRequest, 'question' | 'collection'> {
+/** What every setting's ask shares (retrieval depth, answer length, search mode). */
+export interface FactAskBase {
+  k: number;
+  maxTokens: number;
+  searchMode?: EvalAskRequest['searchMode'];
+}
+
+export function settingRequest(s: FactSetting, base: FactAskBase): Omit<EvalAskRequest, 'question' | 'collection'> {
   return {
     k: base.k,
     mode: s.mode,
@@ -87,7 +94,7 @@ export async function runFactsEval(
   ask: Asker,
   sets: readonly FactCollection[],
   settings: readonly FactSetting[],
-  base: { k: number; maxTokens: number; searchMode?: EvalAskRequest['searchMode'] },
+  base: FactAskBase,
   onProgress: (label: string) => void = () => undefined,
 ): Promise<FactCell[]> {
   const cells: FactCell[] = [];
@@ -143,7 +150,7 @@ export async function runNiahSettings(
   cases: readonly NiahCase[],
   needle: Needle,
   settings: readonly FactSetting[],
-  base: { k: number; maxTokens: number; searchMode?: EvalAskRequest['searchMode'] },
+  base: FactAskBase,
   onProgress: (msg: string) => void = () => undefined,
 ): Promise<NiahSettingRun[]> {
   const runs: NiahSettingRun[] = [];

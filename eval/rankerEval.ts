@@ -7,10 +7,10 @@ import { lexicalSentenceScores } from '../compressor/LexicalScorer.js';
 import { answerSpan, type AnswerSpan } from '../compressor/ranker/AnswerSpan.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { containsAnswer, mean } from './metrics.js';
-import { scoreExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
+import { scoreExtractive, summarizeExtractive, type ExtractiveSummary } from './extractiveMetrics.js';
 import type { RankedSentence } from '../ask/stages/extract.js';
 import type { SquadDataset } from '../indexer/sources/squad.js';
-import { documentIdOf } from './squadEval.js';
+import { evalQuestion, spreadEvenly } from './squadEval.js';
 
 /**
  * Extractive answering measured on SQuAD without a generator: each question is retrieved over the collection
@@ -34,30 +34,13 @@ export function rankerQuestions(ds: SquadDataset, articles: Iterable<number>): R
   return ds.articles.flatMap((a, articleIndex) =>
     !wanted.has(articleIndex)
       ? []
-      : a.paragraphs.flatMap((p) =>
-          p.qas.map((q) => ({
-            id: q.id,
-            question: q.question,
-            articleIndex,
-            documentId: documentIdOf(p.id),
-            golds: q.answers.map((x) => x.text),
-            answerSpans: q.answers.map((x) => ({ start: x.answer_start, end: x.answer_start + x.text.length })),
-          })),
-        ),
+      : a.paragraphs.flatMap((p) => p.qas.map((q) => ({ ...evalQuestion(p, q), articleIndex }))),
   );
 }
 
-/** `n` items spread evenly over the list (item floor(i * total / n)), so a small n still covers every article. */
-export function spreadEvenly<T>(items: readonly T[], n: number): T[] {
-  const m = Math.min(n, items.length);
-  return Array.from({ length: m }, (_, i) => items[Math.floor((i * items.length) / m)]);
-}
+export { spreadEvenly };
 
 export type PassageRetriever = (question: string) => Promise<RetrievedPassages>;
-
-export function isStrictGold(q: RankerQuestion, c: { documentId: string; start: number; end: number }): boolean {
-  return c.documentId === q.documentId && q.answerSpans.some((a) => a.start >= c.start && a.end <= c.end);
-}
 
 /** Training examples: every candidate of the retrieved passages, label 1 when it contains a gold answer. */
 export async function labelledQuestions(
@@ -189,17 +172,14 @@ export function summarizeRankerEval(items: readonly RankerEvalItem[], k: number)
   const names = [...new Set(items.flatMap((it) => Object.keys(it.rankings)))];
   const rankings: Record<string, RankingSummary> = {};
   for (const name of names) {
-    const of = (it: RankerEvalItem): RankingOutcome => it.rankings[name];
-    rankings[name] = {
-      top1: share((it) => of(it).top1),
-      top3: share((it) => of(it).top3),
-      top1Strict: share((it) => of(it).top1Strict),
-      top3Strict: share((it) => of(it).top3Strict),
-      sentenceF1: mean(items.map((it) => of(it).f1)),
-      answerEm: mean(items.map((it) => of(it).answerEm)),
-      answerF1: mean(items.map((it) => of(it).answerF1)),
-      spans: items.filter((it) => of(it).span !== null).length,
-    };
+    // Summarised as `rag eval squad` summarises the served extractive answers.
+    const { questions: _, ...summary } = summarizeExtractive(
+      items.map((it) => {
+        const o = it.rankings[name];
+        return { top1: o.top1, top3: o.top3, top1Strict: o.top1Strict, top3Strict: o.top3Strict, sentenceF1: o.f1, em: o.answerEm, f1: o.answerF1, span: o.span !== null };
+      }),
+    );
+    rankings[name] = summary;
   }
   const retrieval: RankerEvalSummary['retrieval'] = { 'recall@1': share((it) => it.goldPassageRank === 0) };
   retrieval[`recall@${k}`] = share((it) => it.goldPassageRank >= 0);

@@ -1,7 +1,7 @@
 import { answerRetained, mean, rankedDocuments, reciprocalRankAtK, recallAtK, spanCoverage, squadScores } from './metrics.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';
 import { compressionRatio, contextSpans, type Asker, type EvalAskRequest } from './askOutcome.js';
-import { allParagraphs, displayTitle, type SquadDataset } from '../indexer/sources/squad.js';
+import { allParagraphs, displayTitle, type SquadDataset, type SquadQuestion } from '../indexer/sources/squad.js';
 import { scoreExtractive, summarizeExtractive, type ExtractiveOutcome, type ExtractiveSummary } from './extractiveMetrics.js';
 
 /**
@@ -25,6 +25,23 @@ export interface SquadEvalQuestion {
 
 export const documentIdOf = (paragraphId: string): string => `sq${paragraphId}`;
 
+/** One SQuAD question of a paragraph, as the evaluations ask and score it. */
+export function evalQuestion(p: { id: string }, q: SquadQuestion): SquadEvalQuestion {
+  return {
+    id: q.id,
+    question: q.question,
+    documentId: documentIdOf(p.id),
+    golds: q.answers.map((a) => a.text),
+    answerSpans: q.answers.map((a) => ({ start: a.answer_start, end: a.answer_start + a.text.length })),
+  };
+}
+
+/** `n` items spread evenly over the list (item floor(i * total / n)), so a small n still covers every article. */
+export function spreadEvenly<T>(items: readonly T[], n: number): T[] {
+  const m = Math.min(n, items.length);
+  return Array.from({ length: m }, (_, i) => items[Math.floor((i * items.length) / m)]);
+}
+
 /**
  * The corpus: every paragraph of the first `articles` articles (all when absent; only `corpusArticles` when given), and
  * `n` of their questions (only those of `questionArticles` when given: the held-out articles of a trained ranker)
@@ -35,18 +52,8 @@ export function squadCorpus(ds: SquadDataset, opts: { n: number; articles?: numb
   const asked = opts.questionArticles ? new Set(opts.questionArticles) : null;
   const paragraphs = allParagraphs(ds).filter((p) => (opts.articles === undefined || p.articleIndex < opts.articles) && (inCorpus === null || inCorpus.has(p.articleIndex)));
   const documents = paragraphs.map((p) => ({ id: documentIdOf(p.id), title: displayTitle(p.title), text: p.context }));
-  const all: SquadEvalQuestion[] = paragraphs.filter((p) => asked === null || asked.has(p.articleIndex)).flatMap((p) =>
-    p.qas.map((q) => ({
-      id: q.id,
-      question: q.question,
-      documentId: documentIdOf(p.id),
-      golds: q.answers.map((a) => a.text),
-      answerSpans: q.answers.map((a) => ({ start: a.answer_start, end: a.answer_start + a.text.length })),
-    })),
-  );
-  const n = Math.min(opts.n, all.length);
-  const questions = Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
-  return { documents, questions };
+  const all = paragraphs.filter((p) => asked === null || asked.has(p.articleIndex)).flatMap((p) => p.qas.map((q) => evalQuestion(p, q)));
+  return { documents, questions: spreadEvenly(all, opts.n) };
 }
 
 export interface SquadEvalItem {

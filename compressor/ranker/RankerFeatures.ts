@@ -1,4 +1,6 @@
 import type { Analyzer } from '../../retriever/Analyzer.js';
+import { Bm25Index } from '../../retriever/Bm25Index.js';
+import { BM25_PARAMS } from '../../retriever/defaults.js';
 import { analysedSentenceScores } from '../LexicalScorer.js';
 import { answerType, questionWords, sentenceCues } from './AnswerType.js';
 import { sentenceCandidates, type RankerPassage, type SentenceCandidate } from './SentenceCandidates.js';
@@ -194,8 +196,10 @@ export function extractFeatures(question: string, passages: readonly RankerPassa
     passageSentences[c.passage].push(terms[i]);
   });
   const passageCoverage = passageTerms.map((t) => coverage(q, t));
+  // The sentences' terms came from the collection's analyzer: the question must be analysed by the same one (unigrams only, as above).
+  const localOptions = { ...BM25_PARAMS, analyzer: { ...stats.analyzer.config, bigrams: false } };
   const local = passageSentences.map((sentences) => {
-    const scores = analysedSentenceScores(sentences, question);
+    const scores = analysedSentenceScores(sentences, question, new Bm25Index(localOptions));
     return { scores, best: Math.max(0, ...scores) };
   });
   const avgLen = terms.reduce((s, t) => s + t.length, 0) / terms.length || 1;

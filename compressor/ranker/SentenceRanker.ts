@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { writeFileAtomicSync } from '../../infra/atomicWrite.js';
 import type { EmbedderIdentity } from '../../indexer/embedding/Embedder.js';
 import { featureIndex, RANKER_FEATURES, type FeaturedCandidate, type FeatureGroup } from './RankerFeatures.js';
 // Imported (not only read from disk) so the compiler copies it next to this module in dist/.
@@ -132,12 +133,9 @@ export class SentenceRanker {
     return fs.existsSync(file) ? SentenceRanker.load(file) : SentenceRanker.shipped();
   }
 
-  /** Atomic write (temp file + rename). */
   save(file: string): void {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, `${JSON.stringify(this.json, null, 1)}\n`);
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, `${JSON.stringify(this.json, null, 1)}\n`);
   }
 
   /**

@@ -60,6 +60,8 @@ describe('rag eval squad (built tiny generator, 50 questions)', () => {
     // Answers: scored, and flagged as meaningless on a test model.
     expect(s.answers.em).toBeGreaterThanOrEqual(0);
     expect(s.answers.f1).toBeLessThanOrEqual(1);
+    expect(s.answers.em).toBeCloseTo(mean(items.map((it) => it.em)), 12);
+    expect(s.answers.f1).toBeCloseTo(mean(items.map((it) => it.f1)), 12);
     expect(s.answers.note).toMatch(/meaningful only with a real \(pretrained\) generator/);
 
     // Latency: every stage measured for every question, percentiles ordered.
@@ -86,6 +88,9 @@ describe('rag eval squad (built tiny generator, 50 questions)', () => {
     expect(s.compression.meanRatio).toBeGreaterThan(1.5);
     expect(s.retention.rate).toBeGreaterThanOrEqual(0);
     expect(s.retention.rate).toBeLessThanOrEqual(1);
+    const eligible = r.questions.filter((it: any) => it.goldInRetrieved);
+    expect(eligible.length).toBeGreaterThan(0);
+    expect(s.retention.rate).toBeCloseTo(eligible.filter((it: any) => it.goldRetained).length / eligible.length, 12);
     for (const it of r.questions) expect(it.keptFraction).toBeLessThan(1);
   }, 600_000);
 

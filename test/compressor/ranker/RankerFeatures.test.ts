@@ -2,6 +2,7 @@ import { answerType, questionWords, sentenceCues } from '../../../compressor/ran
 import { extractFeatures, FEATURE_FAMILIES, FEATURE_NAMES, featureIndex, RANKER_FEATURES } from '../../../compressor/ranker/RankerFeatures.js';
 import type { RankerPassage } from '../../../compressor/ranker/SentenceCandidates.js';
 import { splitSentences } from '../../../indexer/text/SentenceSplitter.js';
+import { Bm25Index } from '../../../retriever/Bm25Index.js';
 import { createBm25Index } from '../../../retriever/defaults.js';
 
 describe('answer-type cues', () => {
@@ -78,6 +79,16 @@ describe('ranker features', () => {
     expect([0, 1, 2].map((i) => f(i, 'relativePosition'))).toEqual([0, 0.5, 1]);
     expect(f(1, 'localBest')).toBe(1);
     expect(f(1, 'localBm25')).toBe(1);
+  });
+
+  test('sentence BM25 within a passage analyses the question with the collection\'s analyzer', () => {
+    // No stemming: the sentence holds "plastome", and so must the question's terms, or no sentence would match.
+    const plain = new Bm25Index({ analyzer: { stem: false } });
+    plain.add('a0', docA, 'Chloroplast');
+    plain.add('b0', docB, 'Mitochondrion');
+    const g = extractFeatures('When was the plastome discovered?', passages, plain);
+    expect(g.map((c) => c.features[featureIndex('localBest')])).toEqual([0, 1, 0, 0, 0]);
+    expect(g[1].features[featureIndex('localBm25')]).toBe(1);
   });
 
   test('retrieval and passage features follow the passage', () => {
