@@ -38,9 +38,9 @@ export interface SettledJob {
   error?: string;
 }
 
-/** Flows waited on at once: each holds listeners on the queue-events stream and one job read. */
 /** How long a wait trusts the event stream before it reads the job's state again. */
 const RECHECK_MS = 5000;
+/** Flows waited on at once: each holds listeners on the queue-events stream and one job read. */
 const WAIT_WINDOW = 256;
 
 /**

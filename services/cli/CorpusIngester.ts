@@ -2,6 +2,7 @@ import type { Config } from '../../infra/config.js';
 import { COLLECTION_NAME } from '../../indexer/store/keys.js';
 import type { ServiceContext } from '../context.js';
 import { startConfiguredIngestionWorkers } from '../../indexer/pipeline/IngestionWorkers.js';
+import { UsageError } from './errors.js';
 
 /**
  * Ingests an evaluation corpus into a scratch collection and waits until it is indexed, with ingestion workers
@@ -24,7 +25,7 @@ export class CorpusIngester {
   ) {}
 
   async ingest(collection: string, docs: readonly CorpusDocument[]): Promise<{ submitted: number; chunks: number }> {
-    if (!COLLECTION_NAME.test(collection)) throw new Error(`collection ${JSON.stringify(collection)}: letters, digits, _ or - only`);
+    if (!COLLECTION_NAME.test(collection)) throw new UsageError(`--collection ${JSON.stringify(collection)}: 1-64 letters, digits, _ or -`);
     const { ctx } = this;
     await ctx.ingestion.assertEmbedder(collection, ctx.embedder);
     this.workers ??= startConfiguredIngestionWorkers(this.config, ctx.store, ctx.redis, ctx.embedder);

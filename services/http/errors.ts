@@ -66,9 +66,9 @@ function requestId(res: Response): string | undefined {
 }
 
 export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
-  const { status, body, retryAfterSeconds } = describeError(err);
+  const e = toDomainError(err);
+  const { status, body, retryAfterSeconds } = describeError(e);
   if (status >= 500) {
-    const e = toDomainError(err);
     if (e.kind === 'internal') log.error({ err: e.cause ?? err, requestId: requestId(res) }, 'unhandled error');
     else log.warn({ err: e.message, requestId: requestId(res) }, 'request failed: dependency unavailable');
   }

@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { OPAQUE_MOUNTS, openApiDocument } from '../../services/http/openapi.js';
+import { sseEvents } from './sse.js';
 
 /**
  * Checks a real response against the OpenAPI document the server publishes (the same compiled module
@@ -41,20 +42,6 @@ function check(v: ValidateFunction, data: unknown, what: string): void {
   }
 }
 
-function events(body: string): { event: string; data: string }[] {
-  return body
-    .split('\n\n')
-    .filter((b) => b.trim())
-    .map((block) => ({
-      event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
-      data: block
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n'),
-    }));
-}
-
 export function validateResponse(method: string, url: string, status: number, contentType: string | null, raw: string): void {
   const path = new URL(url).pathname;
   if (OPAQUE_MOUNTS.some((m) => path.startsWith(`${m}/`))) return;
@@ -77,7 +64,7 @@ export function validateResponse(method: string, url: string, status: number, co
   if (media === 'application/json') return check(validator(pointer(...base, 'schema')), JSON.parse(raw), what);
   if (media === 'text/event-stream') {
     const declared = content[media]!['x-events'] ?? {};
-    for (const e of events(raw)) {
+    for (const e of sseEvents(raw)) {
       if (!(e.event in declared)) throw new Error(`${what}: event "${e.event}" is not documented (documented: ${Object.keys(declared).join(', ')})`);
       let data: unknown = e.data;
       try {

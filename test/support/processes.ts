@@ -38,7 +38,7 @@ export async function freshRedis(db: number): Promise<{ url: string; redis: Redi
   return { url, redis };
 }
 
-/** Run the compiled `rag` CLI with extra environment; resolves with its exit code and output (never rejects). */
+/** A fresh temporary directory under the OS temp folder, named `rag-<prefix>-…`. */
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `rag-${prefix}-`));
 }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueOptions } from '../../../indexer/pipeline/jobs.js';
+import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
+import { CALIBRATE_QUEUE } from '../../../services/workers/CalibrationWorker.js';
 import { ApiClient } from '../../support/http.js';
 import { freshRedis, spawnService, tempDir, type Spawned } from '../../support/processes.js';
 
@@ -23,8 +24,8 @@ beforeAll(async () => {
   api = await spawnService('services/main.js', { REDIS_URL: r.url, DATA_DIR: tempDir('origin'), PORT: '0', RUN_WORKERS: 'false', ADMIN_API_KEY: ADMIN, GENERATOR_MODEL: 'absent/model', TRUST_PROXY_HOPS: '1' }, 'listening');
   origin = `http://127.0.0.1:${api.port}`;
   client = new ApiClient(origin);
-  calibrate = new Queue('rag-calibrate', queueOptions(redis));
-  index = new Queue('rag-index', queueOptions(redis));
+  calibrate = new Queue(CALIBRATE_QUEUE, queueOptions(redis));
+  index = new Queue(QUEUES.index, queueOptions(redis));
 }, 60_000);
 
 afterAll(async () => {

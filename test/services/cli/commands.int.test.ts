@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { keys } from '../../../indexer/store/keys.js';
 import { LINGERING, runRag, type RagRun } from '../../support/cli.js';
-import { spawnService, tempDir, type Spawned } from '../../support/processes.js';
+import { sharedFile, spawnService, tempDir, type Spawned } from '../../support/processes.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
 import { QUEUE_PREFIX, QUEUES } from '../../../indexer/pipeline/jobs.js';
 
@@ -145,6 +145,8 @@ describe('rag ingest', () => {
       [['models', 'build-test', 'giant'], /unknown preset "giant"/],
       [['bench', 'nothing', '--json'], /unknown benchmark "nothing"/],
       [['calibrate', '--k', 'many'], /--k must be an integer >= 1/],
+      // The evaluation's scratch collection is checked like ingest's (a usage error, before anything is ingested).
+      [['eval', 'squad', sharedFile('squad-v1.1-dev.json'), '--collection', 'no spaces', '--n', '1'], /--collection "no spaces"/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runRag(args, { env, timeoutMs: 60_000 })));
     runs.forEach((r, i) => {

@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import { queueOptions, QUEUES } from '../../../indexer/pipeline/jobs.js';
 import { ApiClient, waitForJobs } from '../../support/http.js';
+import { sseEvents } from '../../support/sse.js';
 import { DIST, freshRedis, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 const C = 'askc';
@@ -16,28 +17,12 @@ let worker: Spawned;
 let client: ApiClient;
 let env: Record<string, string>;
 
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-async function askStream(body: unknown): Promise<SseEvent[]> {
-  const res = await fetch(`${client.base}/v1/ask`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((b) => b.trim())
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)![1]!);
-      return { event, data };
-    });
+/** A streamed ask's events, data parsed as JSON; through ApiClient, so the events are checked against the OpenAPI document. */
+async function askStream(body: unknown): Promise<{ event: string; data: any }[]> {
+  const r = await client.call('POST', '/v1/ask', body, { accept: 'text/event-stream' });
+  expect(r.status).toBe(200);
+  expect(r.headers.get('content-type')).toMatch(/text\/event-stream/);
+  return sseEvents(r.body as string).map(({ event, data }) => ({ event, data: JSON.parse(data) }));
 }
 
 beforeAll(async () => {

@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { VARIANT_NAMES, type VariantName } from '../../../model/builder/variants.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
+import { runRag, type RagRun } from '../../support/cli.js';
 import { ApiClient, waitForJobs } from '../../support/http.js';
-import { DIST, sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+import { sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 /**
  * The ask endpoint over every export family: one API process per replica (GENERATOR_MODEL + GENERATOR_DTYPE), basin
@@ -25,12 +25,9 @@ function variantEnv(v: VariantName): Record<string, string> {
   return v === 'genai-gqa' ? { ...base, GENERATOR_MODEL: 'test/tiny-gqa' } : { ...base, GENERATOR_MODEL: 'test/tiny', GENERATOR_DTYPE: DTYPE[v] as string };
 }
 
-function rag(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [path.join(DIST, 'services/cli/rag.js'), ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, timeout: 240_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
+/** The built CLI as the operator runs it (quiet logs; calibration and probe training take minutes on the test models). */
+function rag(args: string[], env: Record<string, string>): Promise<RagRun> {
+  return runRag(args, { env: { ...env, LOG_LEVEL: 'silent' }, timeoutMs: 240_000 });
 }
 
 beforeAll(async () => {

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { displayTitle, allParagraphs, loadSquad } from '../../../indexer/sources/squad.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
 import { ApiClient, waitForJobs } from '../../support/http.js';
+import { sseEvents } from '../../support/sse.js';
 import { sharedFile, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 /**
@@ -36,22 +37,12 @@ async function expectSpan(span: { documentId: string; start: number; end: number
   expect(doc.slice(span.start, span.end)).toBe(text);
 }
 
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-async function sse(path: string, body: unknown): Promise<SseEvent[]> {
+/** A streamed POST's events, data parsed as JSON (the OpenAI stream's closing `[DONE]` kept as it is). */
+async function sse(path: string, body: unknown): Promise<{ event: string; data: any }[]> {
   const r = await client.call('POST', path, body, { accept: 'text/event-stream' });
   expect(r.status).toBe(200);
   expect(r.headers.get('content-type')).toMatch(/text\/event-stream/);
-  return (r.body as string)
-    .split('\n\n')
-    .filter((b) => b.trim())
-    .map((block) => {
-      const data = /^data: (.*)$/m.exec(block)![1]!;
-      return { event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message', data: data === '[DONE]' ? data : JSON.parse(data) };
-    });
+  return sseEvents(r.body as string).map(({ event, data }) => ({ event, data: data === '[DONE]' ? data : JSON.parse(data) }));
 }
 
 beforeAll(async () => {

@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { answersFact, factsAsSquad, stationFactDocuments, type StationFact } from '../../../eval/stationFacts.js';
 import { buildTestModel } from '../../../model/builder/buildTestModel.js';
 import { OwnRedis } from '../../hardening/ownRedis.js';
+import { runRag, type RagRun } from '../../support/cli.js';
 import { ApiClient, waitForJobs } from '../../support/http.js';
-import { DIST, spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
+import { spawnService, tempDir, waitUntil, type Spawned } from '../../support/processes.js';
 
 /**
  * Answers checked end to end: the `induction` test model (a planted copying circuit, so its answer is right only if
@@ -24,12 +24,9 @@ let api: Spawned;
 let client: ApiClient;
 let probeCv: { auc: number } | null = null;
 
-function rag(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [path.join(DIST, 'services/cli/rag.js'), ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, timeout: 240_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
+/** The built CLI as the operator runs it (quiet logs; calibration and probe training take minutes on the test models). */
+function rag(args: string[], env: Record<string, string>): Promise<RagRun> {
+  return runRag(args, { env: { ...env, LOG_LEVEL: 'silent' }, timeoutMs: 240_000 });
 }
 
 beforeAll(async () => {
